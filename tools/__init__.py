@@ -1,0 +1,1 @@
+"""The `printfarm` command line and the benchmarks behind `printfarm bench`."""

@@ -1,0 +1,1 @@
+"""Command groups of the `printfarm` command line (see tools.cli.COMMAND_GROUPS)."""
