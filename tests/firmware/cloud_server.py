@@ -32,6 +32,7 @@ class HubState:
         self.acked_seq = 0
         self.events = []  # applied printer_event messages, in order
         self.replays = 0  # printer_event frames with seq <= acked_seq (ignored)
+        self.lost_events = []  # frames dropped while accept_events is off
         self.statuses = []
         self.acks = []  # every command_ack received
         self.progress = []
@@ -55,6 +56,8 @@ class TestCloud:
         self.heartbeat_s = heartbeat_s
         self.claimed = claimed
         self.ack_events = True  # False: apply events but never send event_ack
+        self.accept_events = True  # False: events are lost in flight (neither applied nor acked)
+        self.accept_acks = True  # False: command acks are lost (the command stays pending)
         self.silent = False  # True: after hello_ok, neither read nor answer pings
         self.connections = 0
         self.used_nonces = set()
@@ -82,6 +85,7 @@ class TestCloud:
 
     async def stop(self):
         """Close every socket and the listener."""
+        self.silent = False
         if self.runner:
             await self.runner.cleanup()
 
@@ -206,7 +210,11 @@ class TestCloud:
             await ws.send_bytes(codec.packb(cmd))
         await self._notify()
         if self.silent:
-            await asyncio.sleep(3600)  # no reads: pings go unanswered, as with a hung cloud
+            # No reads: pings go unanswered, as with a hung cloud, until the hub hangs up.
+            transport = ws._req.transport
+            while self.silent and transport is not None and not transport.is_closing():
+                await asyncio.sleep(0.1)
+            return
         while True:
             try:
                 msg, raw = await self._recv_msg(ws)
@@ -229,6 +237,9 @@ class TestCloud:
         hub.received.append(msg)
         kind = msg["type"]
         if kind == "printer_event":
+            if not self.accept_events:
+                hub.lost_events.append(msg)
+                return
             if msg["seq"] > hub.acked_seq:
                 hub.events.append(msg)
                 hub.acked_seq = msg["seq"]
@@ -240,7 +251,8 @@ class TestCloud:
             hub.statuses.append(msg)
         elif kind == "command_ack":
             hub.acks.append(msg)
-            hub.pending.pop(msg["command_id"], None)
+            if self.accept_acks:
+                hub.pending.pop(msg["command_id"], None)
         elif kind == "file_progress":
             hub.progress.append(msg)
         elif kind == "hub_log":
