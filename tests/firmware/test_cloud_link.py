@@ -4,6 +4,7 @@ import re
 
 import pytest
 from conftest import HUB_SECRET
+
 from protocol import codec
 
 pytestmark = pytest.mark.micropython
