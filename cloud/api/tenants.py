@@ -66,7 +66,7 @@ async def delete_tenant(call: Call):
 
 @ops.get(
     "/api/v1/audit",
-    role="admin",
+    role="viewer",
     resource="audit_log",
     query=[
         Param("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}),
