@@ -213,6 +213,8 @@ def _int_param(params, name, default, minimum, maximum) -> int:
 
 def _filter_value(name: str, raw: str, spec: Filter):
     if spec.kind == "bool":
+        if isinstance(raw, bool):  # already typed by the operation layer
+            return raw
         if raw not in ("true", "false"):
             raise validation_error(name, f"'{name}' must be true or false")
         return raw == "true"
@@ -220,6 +222,8 @@ def _filter_value(name: str, raw: str, spec: Filter):
         raise validation_error(name, f"'{name}' must be one of: {', '.join(spec.choices)}")
     if spec.kind == "int":
         return _int_param({name: raw}, name, 0, -MAX_INT, MAX_INT)
-    if len(raw) > 255:
-        raise validation_error(name, f"'{name}' is too long")
+    if spec.kind == "enum":
+        return raw
+    if not isinstance(raw, str) or len(raw) > 255:
+        raise validation_error(name, f"'{name}' must be a string of at most 255 characters")
     return raw

@@ -13,7 +13,7 @@ from cloud.services.fields import (
     text,
     timestamp,
 )
-from cloud.services.members import check_assignee
+from cloud.services.assignees import check_assignee
 
 TASK_TYPES = ("assembly", "filament_change", "collection", "maintenance", "quality_check")
 PRIORITIES = ("low", "medium", "high")
