@@ -3,8 +3,8 @@
 from cloud.errors import conflict
 from cloud.models import AssemblyTask, FinishedGood, now_ms
 from cloud.services import crud
-from cloud.services.fields import choice, clean, integer, reference, text
 from cloud.services.assignees import check_assignee
+from cloud.services.fields import choice, clean, integer, reference, text
 
 STATUSES = ("pending", "in_progress", "completed")
 

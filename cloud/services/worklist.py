@@ -3,6 +3,7 @@
 from cloud.errors import conflict
 from cloud.models import AssemblyTask, Printer, WorklistTask, now_ms
 from cloud.services import crud
+from cloud.services.assignees import check_assignee
 from cloud.services.fields import (
     choice,
     clean,
@@ -13,7 +14,6 @@ from cloud.services.fields import (
     text,
     timestamp,
 )
-from cloud.services.assignees import check_assignee
 
 TASK_TYPES = ("assembly", "filament_change", "collection", "maintenance", "quality_check")
 PRIORITIES = ("low", "medium", "high")
