@@ -170,3 +170,22 @@ async def test_secrets_and_access_codes_never_reach_logs(cloud, make_hub):
     nvs = json.loads((hub.state_dir / "nvs.json").read_text())["printfarm"]
     printers = json.loads(bytes.fromhex(nvs["printers"][1]))
     assert {p["printer_id"]: p["access_code"] for p in printers}["p9"] == "NEWCODE-5521"
+
+
+async def test_repl_helpers_show_state_without_secrets(cloud, make_hub):
+    from conftest import MPY_SCRIPTS, json_lines
+
+    hub = await make_hub(cloud, printers=[printer_map("p1")], script=MPY_SCRIPTS / "helpers_hub.py")
+    await hub.wait_line('{"helpers"', timeout=30)
+    assert await hub.proc.wait() == 0  # app.stop() ends the loop cleanly
+    got = next(r["helpers"] for r in json_lines(hub.output()) if "helpers" in r)
+    st = got["status"]
+    assert st["hub_id"] == "hub-1" and st["cloud"]["state"] == "up"
+    assert st["printers"]["printers"]["p1"]["state"] == "idle"
+    assert {"cloud", "printer:p1", "transfers", "housekeeping"} <= set(st["tasks"])
+    assert st["outbox"]["next_seq"] == 1 and st["mem_free"] > 0
+    assert got["config"]["secret"] == "<redacted>"
+    assert got["config"]["printers"][0]["access_code"] == "<redacted>"
+    assert got["printers"]["p1"]["connected"] is True
+    for secret in (HUB_SECRET, ACCESS_CODE):
+        assert secret not in hub.output()
