@@ -59,6 +59,7 @@ class DashboardClient:
         self._queue: deque = deque()
         self._wake = asyncio.Event()
         self._writer: asyncio.Task | None = None
+        self.on_drop = None  # set by the registry: detach this client as soon as it is dropped
 
     def start(self) -> None:
         """Start the writer task."""
@@ -104,6 +105,8 @@ class DashboardClient:
         self._queue.clear()
         self._latest.clear()
         log.info("dashboard of user %s dropped: %s", self.user_id, reason)
+        if self.on_drop is not None:
+            self.on_drop(self)
         asyncio.get_running_loop().create_task(self._close_lagging(reason))
 
     async def _close_lagging(self, reason: str) -> None:
@@ -133,7 +136,10 @@ class DashboardClient:
                 except TimeoutError:
                     self.drop("send timed out (client not reading)")
                     return
-                except (ConnectionError, RuntimeError):
+                except (ConnectionError, RuntimeError) as exc:
+                    # Typically the heartbeat gave up on the peer; a peer that is not reading
+                    # would keep the closing transport (and this client) alive: abort it.
+                    self.drop(f"send failed ({type(exc).__name__})")
                     return
                 self.sent += 1
 
@@ -175,6 +181,7 @@ class DashboardRegistry:
             broadcast = self.tenants[client.tenant_id] = DashboardBroadcast(client.tenant_id)
             self.broker.subscribe(channel_for_tenant(client.tenant_id), broadcast.on_message)
         broadcast.clients.add(client)
+        client.on_drop = self.remove
         return broadcast
 
     def remove(self, client: DashboardClient) -> None:

@@ -291,11 +291,12 @@ class HubConnection:
                     self.tenant_id,
                 )
                 fresh = [(cid, msg) for cid, msg in rows if cid not in self._sent_commands]
+                if fresh:
+                    # Count the attempt before sending: the ack may arrive before a later write.
+                    await realtime.db(commands_service.mark_sent, [cid for cid, _ in fresh])
                 for command_id, message in fresh:
                     self.send(message, check=False)  # validated when it was enqueued
                     self._sent_commands.add(command_id)
-                if fresh:
-                    await realtime.db(commands_service.mark_sent, [cid for cid, _ in fresh])
                 if not self._deliver_again:
                     return
         finally:

@@ -6,6 +6,7 @@ after reconnect, as the firmware does), acks every command once and records what
 """
 
 import asyncio
+import contextlib
 import time
 
 import aiohttp
@@ -128,7 +129,9 @@ class SimHub:
                 if value:
                     return value
                 self._changed.clear()
-                await self._changed.wait()
+                # Woken by a frame, or re-checked shortly (the predicate may watch the server).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), 0.05)
 
         return await asyncio.wait_for(poll(), timeout)
 
