@@ -137,11 +137,10 @@ def state_of(gcode_state, print_error):
 
 def normalise(raw, connected, error=None):
     """The docs/protocol.md printer_status map for the merged raw state."""
-    st = {"connected": connected}
+    # error is always present ("" when fine): a key absent means "unchanged" to the cloud.
+    st = {"connected": connected, "error": "" if connected else (error or "not connected")}
     if not connected:
         st["state"] = "offline"
-        if error:
-            st["error"] = error
     gs = raw.get("gcode_state")
     if isinstance(gs, str):
         st["gcode_state"] = gs
