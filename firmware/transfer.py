@@ -48,10 +48,10 @@ class _Source:
             raise DriverError(CANCELLED, "transfer cancelled")
         try:
             return await self.download.readinto(mv)
-        except HTTPError as e:
-            raise DriverError(DOWNLOAD_FAILED, e.message)
-        except OSError as e:
-            raise DriverError(DOWNLOAD_FAILED, "download link: " + str(e))
+        except (HTTPError, OSError) as e:
+            if self.cancel_event is not None and self.cancel_event.is_set():
+                raise DriverError(CANCELLED, "transfer cancelled")
+            raise DriverError(DOWNLOAD_FAILED, getattr(e, "message", None) or str(e))
 
 
 class _Progress:
@@ -70,10 +70,12 @@ class _Progress:
         self.cb(sent, self.total)
 
 
-async def _watch_cancel(event, task, state):
+async def _watch_cancel(event, download):
+    # Cancel by aborting the download: its socket closes, the pending read fails at once and
+    # the upload unwinds through its normal error path (partial file deleted). Task.cancel()
+    # is avoided: MicroPython's wait_for can deliver a racing cancel twice.
     await event.wait()
-    state[0] = True
-    task.cancel()
+    download.abort()
 
 
 async def stream_to_printer(
@@ -91,19 +93,16 @@ async def stream_to_printer(
             raise DriverError(CANCELLED, "transfer cancelled before it started")
         buf = transfer_buffer()
         download = Download(url, ctx, size)
-        state = [False]
         watcher = None
         if cancel_event is not None:
-            watcher = asyncio.create_task(
-                _watch_cancel(cancel_event, asyncio.current_task(), state)
-            )
+            watcher = asyncio.create_task(_watch_cancel(cancel_event, download))
         try:
             try:
                 await download.open()
-            except HTTPError as e:
-                raise DriverError(DOWNLOAD_FAILED, e.message)
-            except OSError as e:
-                raise DriverError(DOWNLOAD_FAILED, "download link: " + str(e))
+            except (HTTPError, OSError) as e:
+                if cancel_event is not None and cancel_event.is_set():
+                    raise DriverError(CANCELLED, "transfer cancelled")
+                raise DriverError(DOWNLOAD_FAILED, getattr(e, "message", None) or str(e))
             progress = _Progress(progress_cb, size)
             digest = await driver.send_file(
                 name, _Source(download, cancel_event), size, progress, buf
@@ -115,10 +114,6 @@ async def stream_to_printer(
             if progress_cb is not None:
                 progress_cb(size, size)
             return digest
-        except asyncio.CancelledError:
-            if state[0]:
-                raise DriverError(CANCELLED, "transfer cancelled")
-            raise
         finally:
             if watcher is not None:
                 watcher.cancel()

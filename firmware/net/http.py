@@ -78,6 +78,14 @@ class Download:
         self._chunked = False
         self._left = None  # bytes left in this response (or chunk, when chunked)
         self._eof = False
+        self._aborted = False
+
+    def abort(self):
+        """Stop the download now (from another task): a pending read fails at once."""
+        self._aborted = True
+        s = self._stream
+        if s is not None:
+            s.s.close()  # wakes a reader parked on this socket with EBADF
 
     async def open(self):
         """Send the GET (following at most one redirect) and read the response headers."""
@@ -89,6 +97,8 @@ class Download:
             return 0
         failures = 0
         while True:
+            if self._aborted:
+                raise HTTPError("download aborted", 0)
             try:
                 if self._stream is None:
                     raise tls.ConnectError("not connected")
@@ -100,8 +110,8 @@ class Download:
                 self.offset += n
                 return n
             except (OSError, HTTPError) as e:
-                if isinstance(e, HTTPError) and e.status:
-                    raise
+                if isinstance(e, HTTPError) and e.status or self._aborted:
+                    raise HTTPError("download aborted", 0) if self._aborted else e
                 failures += 1
                 if failures > self.max_resumes or (self.size is None and not self._chunked):
                     raise HTTPError("download interrupted at byte %d: %s" % (self.offset, e), 0)

@@ -28,6 +28,7 @@ class MpyHub:
         self.heap = heap
         self.proc = None
         self.rows = []
+        self.log = []
         self.status = {}  # printer_id -> merged normalised status
         self._cond = asyncio.Condition()
         self._next = 0
@@ -59,6 +60,7 @@ class MpyHub:
                 break
             text = line.decode(errors="replace").strip()
             if not text.startswith("{"):
+                self.log.append(text)  # firmware prints (diagnostics)
                 continue
             row = json.loads(text)
             async with self._cond:

@@ -3,6 +3,7 @@
 import random
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -19,6 +20,7 @@ class Origin:
         self.root = Path(root)
         self.drop_at = None
         self.drops = 0
+        self.delay_s = 0.0  # pause after each piece sent (a slow download)
         self.requests = []  # (path, Range header) in arrival order
         origin = self
 
@@ -86,6 +88,8 @@ class Origin:
                             return
                         self._write(piece, chunked)
                         off += len(piece)
+                        if origin.delay_s:
+                            time.sleep(origin.delay_s)
                     if chunked:
                         self.wfile.write(b"0\r\n\r\n")
                 except (BrokenPipeError, ConnectionResetError):
