@@ -99,6 +99,8 @@ def mark_good():
     """The running application passed its health check: keep it, reset the boot counter."""
     if _state["mode"] == "safe":
         return
+    if SLOTS[_get("slot", 0)] != _state["slot"]:
+        return  # an update was installed during this boot: the new slot must prove itself
     _put(boots=0, trial=0)
 
 

@@ -8,7 +8,13 @@ big-endian), contents; a zero name length ends it. Paths are relative, "/"-separ
 import os
 import struct
 
-from micropython import const
+try:
+    from micropython import const
+except ImportError:  # CPython (release tooling, tests)
+
+    def const(x):
+        return x
+
 
 MAGIC = b"PFA1"
 MAX_NAME = const(128)  # longest path inside a bundle

@@ -104,11 +104,37 @@ class Hub:
             time.sleep(0.05)
         raise AssertionError("no line with {!r}; output:\n{}".format(text, "\n".join(self.lines)))
 
+    def power_on(self, code, max_boots=30):
+        """Boot, and boot again after every reset (as the chip does), until stop()."""
+        self.powered = True
+        self.all_lines = []
+
+        def cycle():
+            for _ in range(max_boots):
+                if not self.powered:
+                    return
+                self.start(code)
+                self.all_lines.append(self.lines)
+                self.proc.wait()
+                self.pump.join(timeout=5)
+                self.boots.append("\n".join(self.lines))
+
+        self.cycler = threading.Thread(target=cycle, daemon=True)
+        self.cycler.start()
+
+    def output(self):
+        """Everything every boot under power_on() printed so far, the running one included."""
+        return "\n".join("\n".join(lines) for lines in getattr(self, "all_lines", []))
+
     def stop(self):
-        """Power off (kill) the running boot, if any."""
+        """Power off (kill) the running boot, if any, and stop rebooting."""
+        self.powered = False
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+        if getattr(self, "cycler", None):
+            self.cycler.join(timeout=10)
+            self.cycler = None
 
 
 @pytest.fixture
@@ -174,11 +200,11 @@ class BenchCloud:
             payload["signature"] = bytes(payload["signature"]).hex()
         conn["sock"].sendall((self._json.dumps(payload) + "\n").encode())
 
-    def wait(self, predicate, timeout=60, what="message"):
-        """Wait for a message (from any connection) matching predicate; return it."""
+    def wait(self, predicate, timeout=60, what="message", since=0):
+        """Wait for a message matching predicate on connection number since or later; return it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for conn in list(self.conns):
+            for conn in list(self.conns)[since:]:
                 for msg in list(conn["messages"]):
                     if predicate(msg):
                         return msg

@@ -1,14 +1,17 @@
 """Firmware OTA end to end under micropython: take and confirm, roll back, refuse bad offers."""
 
+import pathlib
 import sys
 
 import pytest
-from conftest import BOOT, ROOT
 
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "hardware" / "host"))
 import _app_image  # noqa: E402
 
 pytestmark = pytest.mark.micropython
+
+BOOT = "import loader\nloader.run('benchapp.app')\n"
 
 
 def image(version, size=20000):
