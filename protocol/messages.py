@@ -502,7 +502,9 @@ def validate(msg, direction=HUB_LINK):
     spec = catalogue.get(type_name)
     if spec is None:
         raise InvalidMessage("type", "unknown message type %r for %s" % (type_name, direction))
-    if type_name == "configure_printer" and msg.get("action") == "remove":
+    # Removing a printer needs only its id (type checked first: MicroPython warns on bytes == str).
+    action = msg.get("action")
+    if type_name == "configure_printer" and type(action) is str and action == "remove":
         _validate_remove(spec, msg)
     else:
         spec.check(msg, type_name)

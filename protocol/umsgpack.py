@@ -45,29 +45,32 @@ _INT64_MIN = -0x8000000000000000
 _LEN32_MAX = 0xFFFFFFFF
 
 
+# Bytes that never occur in valid UTF-8 (overlong 2-byte leads, leads beyond U+10FFFF)...
+_NEVER_IN_UTF8 = (b"\xc0", b"\xc1", b"\xf5", b"\xf6", b"\xf7", b"\xf8", b"\xf9", b"\xfa")
+_NEVER_IN_UTF8 += (b"\xfb", b"\xfc", b"\xfd", b"\xfe", b"\xff")
+# ...and leads whose second byte must avoid a range: overlong 3/4-byte forms, surrogates,
+# code points above U+10FFFF. A lead byte is never a continuation byte, so every occurrence is
+# a lead: we find them with C-speed searches instead of walking the string byte by byte.
+_LEAD_BANS = (
+    (b"\xe0", 0x80, 0x9F),
+    (b"\xed", 0xA0, 0xBF),
+    (b"\xf0", 0x80, 0x8F),
+    (b"\xf4", 0x90, 0xBF),
+)
+
+
 def _check_utf8(raw):
-    """Reject overlong forms, surrogates and code points above U+10FFFF (structure is checked)."""
-    i = 0
-    n = len(raw)
-    while i < n:
-        c = raw[i]
-        if c < 0x80:
-            i += 1
-            continue
-        if c < 0xC2 or c > 0xF4:
+    """Reject what MicroPython's structural check lets through (raw is structurally valid)."""
+    for byte in _NEVER_IN_UTF8:
+        if byte in raw:
             raise MalformedFrame("invalid UTF-8 in str")
-        if c < 0xE0:
-            i += 2
-            continue
-        nxt = raw[i + 1] if i + 1 < n else 0
-        if (
-            (c == 0xE0 and nxt < 0xA0)
-            or (c == 0xED and nxt >= 0xA0)
-            or (c == 0xF0 and nxt < 0x90)
-            or (c == 0xF4 and nxt >= 0x90)
-        ):
-            raise MalformedFrame("invalid UTF-8 in str")
-        i += 3 if c < 0xF0 else 4
+    end = len(raw) - 1
+    for lead, low, high in _LEAD_BANS:
+        i = raw.find(lead)
+        while i >= 0:
+            if i < end and low <= raw[i + 1] <= high:
+                raise MalformedFrame("invalid UTF-8 in str")
+            i = raw.find(lead, i + 1)
 
 
 def _decode_str(raw):
