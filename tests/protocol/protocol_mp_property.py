@@ -2,7 +2,10 @@
 
   micropython protocol_mp_property.py encode SEED COUNT OUT  -> frames packed by the pure codec
   micropython protocol_mp_property.py decode SEED COUNT IN   -> decode C msgpack's frames, compare
-Frames file: each frame is a 4-byte big-endian length then the bytes.
+  micropython protocol_mp_property.py verdict IN OUT         -> decode arbitrary (fuzzed) frames
+Frames file: each frame is a 4-byte big-endian length then the bytes. Verdict file: per frame a
+status byte (1 accepted, 2 MalformedFrame, 3 FrameTooLarge, 4 any other exception) and, when
+accepted, the re-encoded value as a length-prefixed frame.
 """
 
 import struct
@@ -11,7 +14,7 @@ import sys
 from protocol_valuegen import values
 from protocol_vectorlib import order_sensitive, same
 
-from protocol import umsgpack
+from protocol import FrameTooLarge, MalformedFrame, umsgpack
 
 _MAX_FRAME = 1 << 20  # big values (64 KiB strings) exceed the hub limit on purpose
 
@@ -52,5 +55,40 @@ def decode(seed, count, path):
     print(f"RESULT checked={count} mismatches={mismatches} byte_checked={byte_checked}")
 
 
-mode, seed, count, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-encode(seed, count, path) if mode == "encode" else decode(seed, count, path)
+def read_frames(path):
+    with open(path, "rb") as f:
+        blob = f.read()
+    pos = 0
+    while pos < len(blob):
+        n = struct.unpack_from(">I", blob, pos)[0]
+        yield blob[pos + 4 : pos + 4 + n]
+        pos += 4 + n
+
+
+def verdict(in_path, out_path):
+    count = 0
+    with open(out_path, "wb") as out:
+        for frame in read_frames(in_path):
+            count += 1
+            try:
+                value = umsgpack.unpackb(frame)  # default limits: 64 KiB, depth 16
+            except FrameTooLarge:
+                out.write(b"\x03")
+            except MalformedFrame:
+                out.write(b"\x02")
+            except Exception as exc:  # a crash of any other kind is a bug the test reports
+                out.write(b"\x04")
+                print(f"CRASH {count - 1} {exc!r}")
+            else:
+                again = umsgpack.packb(value)
+                out.write(b"\x01" + struct.pack(">I", len(again)) + again)
+    print(f"RESULT verdicts={count}")
+
+
+mode = sys.argv[1]
+if mode == "verdict":
+    verdict(sys.argv[2], sys.argv[3])
+elif mode == "encode":
+    encode(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+else:
+    decode(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
