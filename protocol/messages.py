@@ -226,10 +226,15 @@ MAP = _AnyMap()
 
 _HMS_ENTRY = _Struct(required=(("attr", INT), ("code", INT)))
 # One AMS tray; `id` is the global tray index (ams_id * 4 + slot, 254 = external spool) and an
-# empty slot carries only `id`. `color` is Bambu's RRGGBBAA hex; `remain` is percent, -1 unknown.
+# empty slot carries only `id`. `color` is Bambu's RRGGBBAA hex; `remain` is percent (-1 or nil:
+# unknown, as printers without RFID data report it).
 _AMS_TRAY = _Struct(
     required=(("id", INT),),
-    optional=(("type", STR), ("color", STR), ("remain", _Int(minimum=-1, maximum=100))),
+    optional=(
+        ("type", _Nullable(STR)),
+        ("color", _Nullable(STR)),
+        ("remain", _Nullable(_Int(minimum=-1, maximum=100))),
+    ),
 )
 # Normalised printer status: every key optional, absent = unchanged/unknown.
 PRINTER_STATUS = _Struct(

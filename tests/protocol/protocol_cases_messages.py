@@ -162,6 +162,27 @@ def case_nested_fields_are_named():
     expect_invalid(cfg, CLOUD_TO_HUB, "configure_printer.printer.connection_type", "bambu")
 
 
+def case_status_as_the_bambu_driver_sends_it():
+    # firmware/drivers/bambu_status.py: unknown remain is nil, empty type/colour "", error "".
+    status = {
+        "connected": True,
+        "error": "",
+        "state": "idle",
+        "gcode_state": "SLICING",
+        "ams": [{"id": 0, "type": "", "color": "", "remain": None}, {"id": 254, "type": "PLA"}],
+        "hms": [],
+    }
+    assert validate({"type": "printer_status", "printer_id": "p", "status": status}, HUB_TO_CLOUD)
+    status["ams"][0]["remain"] = 101
+    path = "printer_status.status.ams[0].remain"
+    expect_invalid(
+        {"type": "printer_status", "printer_id": "p", "status": status},
+        HUB_TO_CLOUD,
+        path,
+        "<= 100",
+    )
+
+
 def case_status_keys_are_all_optional():
     assert validate({"type": "printer_status", "printer_id": "p", "status": {}})
     msg = {"type": "printer_status", "printer_id": "p", "status": {"connected": False}}
