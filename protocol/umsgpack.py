@@ -233,7 +233,10 @@ def _pack_header(n, fix_base, fix_limit, byte8, byte16, byte32, out):
 
 
 def _pack_str(text, out):
-    raw = text.encode()
+    try:
+        raw = text.encode()
+    except UnicodeError:  # CPython: lone surrogates
+        raise EncodeError("str is not valid Unicode") from None
     n = len(raw)
     if _LAX_UTF8 and n != len(text):
         try:

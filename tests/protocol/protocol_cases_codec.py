@@ -4,6 +4,7 @@ Each `case_*` takes the codec module under test (anything with packb/unpackb). T
 tests run them directly; tests/protocol/protocol_mp_harness.py runs them inside micropython.
 """
 
+import sys
 from binascii import hexlify
 
 from protocol_vectorlib import build, expand, load, order_sensitive, same
@@ -181,7 +182,16 @@ def case_encode_types(codec):
 
 
 def case_encode_rejects_unsupported(codec):
-    for value in (2**64, -(2**63) - 1, {1, 2}, object(), [1, {"k": {3}}]):
+    lone_surrogate = chr(0xD800)
+    for value in (
+        2**64,
+        -(2**63) - 1,
+        {1, 2},
+        object(),
+        [1, {"k": {3}}],
+        lone_surrogate,
+        ["a" + lone_surrogate],
+    ):
         exc = expect_error(EncodeError, codec.packb, value)
         assert isinstance(exc, ProtocolError)
     loop = []
@@ -189,6 +199,16 @@ def case_encode_rejects_unsupported(codec):
     expect_error(EncodeError, codec.packb, loop)
     # A failed encode leaves nothing behind for the next one.
     assert codec.packb([1]) == b"\x91\x01"
+
+
+def case_backend_matches_runtime(codec):
+    import protocol.codec
+    import protocol.umsgpack
+
+    on_micropython = sys.implementation.name == "micropython"
+    # The hub must run the pure codec; the cloud the C package behind the same two names.
+    assert (protocol.codec.packb is protocol.umsgpack.packb) == on_micropython
+    assert (protocol.codec.unpackb is protocol.umsgpack.unpackb) == on_micropython
 
 
 def case_errors_are_one_family(codec):
