@@ -15,12 +15,12 @@ import json
 import logging
 
 import peewee
-from protocol.codec import packb, unpackb
-from protocol.messages import CLOUD_TO_HUB, validate
 
 from cloud.models import Hub, RecordNotFound, TenantContext, new_id, now_ms, system_access
 from cloud.realtime.events import CommandRecord, EventSink, HubIdentity
 from cloud.realtime.models import HubCommand
+from protocol.codec import packb, unpackb
+from protocol.messages import CLOUD_TO_HUB, validate
 
 log = logging.getLogger(__name__)
 

@@ -216,7 +216,7 @@ async def running_server(config: Config):
 async def server_on(backend: str, tmp_path, **overrides):
     """A live server over a fresh database of `backend` ('sqlite' or 'postgresql')."""
     if backend == "postgresql":
-        with postgres_database() as url:
+        with postgres_database(migrated=True) as url:
             async with running_server(make_config(tmp_path, url, **overrides)) as server:
                 yield server
     else:
