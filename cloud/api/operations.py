@@ -309,7 +309,10 @@ def _parse_query(op: Operation, request: web.Request) -> dict:
                 values[param.name] = param.schema["default"]
             continue
         value = _coerce(param, raw)
-        error = _first_error(op._param_validators[param.name], value, prefix=param.name)
+        try:
+            error = _first_error(op._param_validators[param.name], value, prefix=param.name)
+        except UnicodeEncodeError:
+            raise validation_error(param.name, f"{param.name}: invalid unicode") from None
         if error:
             raise error
         values[param.name] = value
@@ -331,7 +334,11 @@ async def _parse_body(op: Operation, request: web.Request):
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "invalid_json", "request body is not valid JSON") from None
-    error = _first_error(op._body_validator, body)
+    try:
+        error = _first_error(op._body_validator, body)
+    except UnicodeEncodeError:
+        # JSON may spell lone surrogates (\ud800) that no database or UTF-8 encoder accepts.
+        raise ApiError(400, "invalid_json", "request body contains invalid unicode") from None
     if error:
         raise error
     return body
