@@ -65,7 +65,7 @@ async def test_errors_are_json_with_the_right_status(sqlite_server):
     assert (r.status, r.error_code) == (400, "invalid_json")
     r = await anon.post(
         "/api/v1/auth/login",
-        data='{"email": "\\ud800"}'.encode(),
+        data=b'{"email": "\\ud800"}',
         headers={"Content-Type": "application/json"},
     )
     assert r.status in (400, 422)
@@ -136,9 +136,11 @@ async def test_cli_serve_logs_json_and_shuts_down_gracefully(tmp_path):
                 if entry["msg"] == "listening":
                     url = entry["url"]
                     break
-        async with aiohttp.ClientSession() as session:
-            async with session.get(url + "/healthz", headers={"X-Request-Id": "cli-test-1"}) as r:
-                assert r.status == 200
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(url + "/healthz", headers={"X-Request-Id": "cli-test-1"}) as r,
+        ):
+            assert r.status == 200
         assert stat.S_IMODE((tmp_path / "data" / "keys.json").stat().st_mode) == 0o600
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):

@@ -10,11 +10,11 @@ from cloud.config import DEFAULT_RATE_LIMITS, RateLimit, parse_rate_limits
 
 
 def test_spec_table_is_the_default():
-    assert DEFAULT_RATE_LIMITS == {
+    assert {
         "auth": RateLimit(10, 60_000),
         "api": RateLimit(100, 60_000),
         "upload": RateLimit(20, 3_600_000),
-    }
+    } == DEFAULT_RATE_LIMITS
     assert parse_rate_limits("off") == {}
     assert parse_rate_limits("api=5/1000")["api"] == RateLimit(5, 1000)
     with pytest.raises(ValueError):
