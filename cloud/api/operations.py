@@ -72,6 +72,7 @@ class Operation:
     # Non-JSON responses (CSV, files, redirects): OpenAPI content map; handler returns a Response.
     response_content: dict | None = None
     example: dict | None = None  # a valid request body (OpenAPI example; used by generic tests)
+    errors: tuple = ()  # extra error statuses the handler itself answers (documented in OpenAPI)
     description: str = ""
     _body_validator: Any = field(default=None, repr=False)
     _response_validator: Any = field(default=None, repr=False)
