@@ -1,0 +1,1 @@
+"""The bench: simulated printers, the hub runner and the farm launcher."""
