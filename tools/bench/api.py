@@ -253,8 +253,20 @@ def percentile(values: list, q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-async def run_load(url: str, mix: list, duration: float, concurrency: int, headers: dict) -> dict:
-    """Run weighted request kinds for `duration` s with `concurrency` in flight; per-kind stats."""
+def cpu_seconds(pid: int) -> float | None:
+    """User+system CPU time of a process (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def run_load(
+    url: str, mix: list, duration: float, concurrency: int, headers: dict, pid: int | None = None
+) -> dict:
+    """Run weighted request kinds for `duration` s with `concurrency` in flight; per-kind stats
+    (plus the server's CPU time per request: a figure a busy shared machine disturbs less)."""
     import aiohttp
 
     kinds = [kind for kind, _, _ in mix]
@@ -278,10 +290,17 @@ async def run_load(url: str, mix: list, duration: float, concurrency: int, heade
         warmup = time.perf_counter() + min(1.0, duration / 5)
         await asyncio.gather(*(worker(warmup) for _ in range(concurrency)))
         stats = {kind: Stats() for kind in kinds}
+        cpu_before = cpu_seconds(pid) if pid else None
         started = time.perf_counter()
         await asyncio.gather(*(worker(started + duration) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return summarise(stats, elapsed)
+        cpu_after = cpu_seconds(pid) if pid else None
+    result = summarise(stats, elapsed)
+    if cpu_before is not None and cpu_after is not None and result["requests"]:
+        result["server_cpu_ms_per_request"] = round(
+            (cpu_after - cpu_before) * 1000 / result["requests"], 3
+        )
+    return result
 
 
 def summarise(stats: dict, elapsed: float) -> dict:
@@ -376,7 +395,12 @@ async def bench(args) -> dict:
             paths = {(m.upper(), p) for p, item in document["paths"].items() for m in item}
             mix = staff_mix(paths, ids)
             cloud = await run_load(
-                url, mix, args.duration, args.concurrency, {"Authorization": f"Bearer {token}"}
+                url,
+                mix,
+                args.duration,
+                args.concurrency,
+                {"Authorization": f"Bearer {token}"},
+                process.pid,
             )
         finally:
             await stop(process)
@@ -388,6 +412,7 @@ async def bench(args) -> dict:
                 args.duration,
                 args.concurrency,
                 {},
+                bare_process.pid,
             )
         finally:
             await stop(bare_process)
@@ -413,7 +438,11 @@ def report(result: dict) -> str:
         )
     for name in ("cloud", "bare"):
         r = result[name]
-        lines.append(f"{name + ' total':34} {r['rps']:9.1f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f}")
+        cpu = r.get("server_cpu_ms_per_request")
+        lines.append(
+            f"{name + ' total':34} {r['rps']:9.1f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f}"
+            + (f"  server CPU {cpu:.3f} ms/request" if cpu is not None else "")
+        )
     lines.append(f"cloud/bare throughput ratio: {result['ratio']}")
     return "\n".join(lines)
 
