@@ -382,9 +382,20 @@ async def _rate_limit(call: Call, op: Operation) -> None:
         await limiter.hit("upload", call.ctx.tenant_id)
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+        return True
+    except UnicodeEncodeError:  # lone surrogates from percent-decoded invalid UTF-8
+        return False
+
+
 def _make_route_handler(op: Operation):
     async def route_handler(request: web.Request) -> web.StreamResponse:
         call = Call(request, op)
+        for value in call.params.values():
+            if not value.isprintable() or not _encodable(value):
+                raise ApiError(404, "not_found", "no such record")  # undecodable id: nothing has it
         if op.rate_limit == "auth" and op.access == PUBLIC:
             await _rate_limit(call, op)  # per-IP limit comes before any work
         if op.access != PUBLIC:

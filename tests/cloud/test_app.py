@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 
 from cloud.config import Config, load_secrets
 
@@ -154,3 +155,51 @@ async def test_cli_serve_logs_json_and_shuts_down_gracefully(tmp_path):
     access = [e for e in entries if e["logger"] == "cloud.access"]
     assert access and access[0]["request_id"] == "cli-test-1" and access[0]["status"] == 200
     assert entries[-1]["msg"] == "stopped"
+
+
+SLOW_STARTED = web.AppKey("slow_started", asyncio.Event)
+
+
+def _slow_route(app):
+    from cloud.api.operations import PUBLIC, OperationGroup, register
+
+    group = OperationGroup(tag="test")
+
+    @group.get("/api/v1/test-slow", role=PUBLIC, response={"type": "object"})
+    async def slow(call):
+        call.app[SLOW_STARTED].set()
+        await asyncio.sleep(0.5)
+        return {"finished": True}
+
+    register(app, group)
+
+
+async def test_shutdown_lets_in_flight_requests_finish(tmp_path):
+    from cloud.app import create_app
+    from tests.cloud.conftest import make_config
+    from tests.conftest import sqlite_url
+
+    app = create_app(make_config(tmp_path, sqlite_url(tmp_path)))
+    _slow_route(app)
+    app[SLOW_STARTED] = asyncio.Event()
+    runner = web.AppRunner(app, shutdown_timeout=10)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/api/v1/test-slow"
+    async with aiohttp.ClientSession() as session:
+
+        async def fetch():
+            async with session.get(url) as r:
+                return r.status, await r.json()
+
+        request = asyncio.create_task(fetch())
+        await asyncio.wait_for(app[SLOW_STARTED].wait(), 10)
+        await runner.cleanup()  # what SIGTERM does in `cloud serve`
+        assert await request == (200, {"finished": True})
+
+
+async def test_undecodable_path_ids_are_404(sqlite_server):
+    owner = await sqlite_server.register()
+    r = await owner.api.get("/api/v1/printers/%ED%A0%80")
+    assert r.status == 404
