@@ -11,6 +11,7 @@ import sys
 # `printfarm --help` is instant.
 COMMAND_GROUPS = [
     "tools.commands.db",
+    "tools.commands.cloud",
 ]
 
 
