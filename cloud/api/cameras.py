@@ -14,6 +14,39 @@ ops = OperationGroup(tag="camera", resource="camera", description="Cameras and s
 CAMERA = row_schema(service.CAMERAS)
 SNAPSHOT_CHUNK_BYTES = 64 * 1024
 
+
+@ops.put(
+    "/api/v1/camera/{id}/snapshot",
+    role="operator",
+    request_content={"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+    response=CAMERA,
+    action="camera.upload_snapshot",
+)
+async def upload_camera_snapshot(call: Call):
+    """Replace the camera's latest snapshot (JPEG body, at most 5 MiB)."""
+    await call.db(service.get_camera, call.ctx, call.params["id"])  # 404 before anything else
+    if call.request.content_type not in ("image/jpeg", "application/octet-stream"):
+        raise ApiError(415, "unsupported_media_type", "send the snapshot as image/jpeg")
+    chunks = call.request.content.iter_chunked(SNAPSHOT_CHUNK_BYTES)
+    return await service.store_snapshot(
+        call.db, call.app[STORAGE], call.ctx, call.params["id"], chunks
+    )
+
+
+@ops.get(
+    "/api/v1/camera/{id}/snapshot",
+    role="viewer",
+    response_content={"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+)
+async def get_camera_snapshot(call: Call):
+    """The camera's latest snapshot as JPEG (404 until one was uploaded)."""
+    key, taken_at = await service.latest_snapshot(
+        call.db, call.app[STORAGE], call.ctx, call.params["id"]
+    )
+    response = await serving.serve_object(call.request, call.app[STORAGE], key)
+    return response
+
+
 declare_crud(
     ops,
     service.CAMERAS,
@@ -39,37 +72,6 @@ async def delete_camera(call: Call):
     """Delete a camera and its stored snapshot."""
     await call.db(service.delete_camera, call.ctx, call.params["id"])
     await call.app[STORAGE].delete(service.snapshot_key(call.ctx, call.params["id"]))
-
-
-@ops.put(
-    "/api/v1/camera/{id}/snapshot",
-    role="operator",
-    request_content={"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
-    response=CAMERA,
-    action="camera.upload_snapshot",
-)
-async def upload_camera_snapshot(call: Call):
-    """Replace the camera's latest snapshot (JPEG body, at most 5 MiB)."""
-    if call.request.content_type not in ("image/jpeg", "application/octet-stream"):
-        raise ApiError(415, "unsupported_media_type", "send the snapshot as image/jpeg")
-    chunks = call.request.content.iter_chunked(SNAPSHOT_CHUNK_BYTES)
-    return await service.store_snapshot(
-        call.db, call.app[STORAGE], call.ctx, call.params["id"], chunks
-    )
-
-
-@ops.get(
-    "/api/v1/camera/{id}/snapshot",
-    role="viewer",
-    response_content={"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
-)
-async def get_camera_snapshot(call: Call):
-    """The camera's latest snapshot as JPEG (404 until one was uploaded)."""
-    key, taken_at = await service.latest_snapshot(
-        call.db, call.app[STORAGE], call.ctx, call.params["id"]
-    )
-    response = await serving.serve_object(call.request, call.app[STORAGE], key)
-    return response
 
 
 def setup(app: web.Application) -> None:

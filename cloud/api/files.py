@@ -154,6 +154,27 @@ async def _part_chunks(part):
         yield chunk
 
 
+def _absolute(call: Call, signed: dict) -> dict:
+    base = call.app[CONFIG].public_url or f"{call.request.scheme}://{call.request.host}"
+    return {**signed, "path": signed["url"], "url": base.rstrip("/") + signed["url"]}
+
+
+@ops.get("/api/v1/files/{id}/download", role="viewer", response=SIGNED)
+async def get_file_download_url(call: Call):
+    """A signed URL of the 3MF valid for 15 minutes (supports Range, for resumable downloads)."""
+    signed = await call.db(service.download_url, call.ctx, call.app[URL_SIGNER], call.params["id"])
+    return _absolute(call, signed)
+
+
+@ops.get("/api/v1/files/{id}/thumbnail", role="viewer", response=SIGNED)
+async def get_file_thumbnail_url(call: Call):
+    """A signed URL of the file's plate thumbnail (PNG); 404 if the 3MF had none."""
+    signed = await call.db(service.thumbnail_url, call.ctx, call.app[URL_SIGNER], call.params["id"])
+    if signed is None:
+        raise ApiError(404, "not_found", "this print file has no thumbnail")
+    return _absolute(call, signed)
+
+
 declare_crud(
     ops,
     service.FILES,
@@ -176,27 +197,6 @@ declare_crud(
 async def delete_file(call: Call):
     """Delete a print file and its stored 3MF and thumbnail (409 while print jobs use it)."""
     await service.delete_print_file(call.db, call.app[STORAGE], call.ctx, call.params["id"])
-
-
-def _absolute(call: Call, signed: dict) -> dict:
-    base = call.app[CONFIG].public_url or f"{call.request.scheme}://{call.request.host}"
-    return {**signed, "path": signed["url"], "url": base.rstrip("/") + signed["url"]}
-
-
-@ops.get("/api/v1/files/{id}/download", role="viewer", response=SIGNED)
-async def get_file_download_url(call: Call):
-    """A signed URL of the 3MF valid for 15 minutes (supports Range, for resumable downloads)."""
-    signed = await call.db(service.download_url, call.ctx, call.app[URL_SIGNER], call.params["id"])
-    return _absolute(call, signed)
-
-
-@ops.get("/api/v1/files/{id}/thumbnail", role="viewer", response=SIGNED)
-async def get_file_thumbnail_url(call: Call):
-    """A signed URL of the file's plate thumbnail (PNG); 404 if the 3MF had none."""
-    signed = await call.db(service.thumbnail_url, call.ctx, call.app[URL_SIGNER], call.params["id"])
-    if signed is None:
-        raise ApiError(404, "not_found", "this print file has no thumbnail")
-    return _absolute(call, signed)
 
 
 def setup(app: web.Application) -> None:

@@ -50,7 +50,7 @@ WEBHOOK_RESULT = obj(
 
 @ops.get(
     "/api/v1/integrations",
-    role="admin",
+    role="viewer",
     response={"type": "array", "items": INTEGRATION},
 )
 async def list_integrations(call: Call):
@@ -58,7 +58,7 @@ async def list_integrations(call: Call):
     return await call.db(service.list_integrations, call.ctx, call.app[SECRETBOX])
 
 
-@ops.get("/api/v1/integrations/shopify", role="admin", response=INTEGRATION)
+@ops.get("/api/v1/integrations/shopify", role="viewer", response=INTEGRATION)
 async def get_shopify_integration(call: Call):
     """The Shopify connection (404 if not connected)."""
     return await call.db(service.get_integration, call.ctx, call.app[SECRETBOX], "shopify")

@@ -27,27 +27,6 @@ async def list_low_stock(call: Call):
     return await call.db(service.low_stock, call.ctx, call.query)
 
 
-declare_crud(
-    ops,
-    service.INVENTORY,
-    "/api/v1/inventory",
-    plural="finished_goods",
-    singular="finished_good",
-    list_fn=service.list_finished_goods,
-    get_fn=service.get_finished_good,
-    create_fn=service.create_finished_good,
-    update_fn=service.update_finished_good,
-    delete_fn=service.delete_finished_good,
-    response=FINISHED_GOOD,
-    example={
-        "product_sku_id": "00000000-0000-0000-0000-000000000000",
-        "current_stock": 12,
-        "low_stock_threshold": 5,
-    },
-    update_example={"low_stock_threshold": 8},
-)
-
-
 @ops.post(
     "/api/v1/inventory/{id}/adjustments",
     role="operator",
@@ -80,6 +59,27 @@ async def adjust_stock(call: Call):
 async def list_stock_adjustments(call: Call):
     """The stock ledger of one finished good, newest first."""
     return await call.db(service.list_adjustments, call.ctx, call.params["id"], call.query)
+
+
+declare_crud(
+    ops,
+    service.INVENTORY,
+    "/api/v1/inventory",
+    plural="finished_goods",
+    singular="finished_good",
+    list_fn=service.list_finished_goods,
+    get_fn=service.get_finished_good,
+    create_fn=service.create_finished_good,
+    update_fn=service.update_finished_good,
+    delete_fn=service.delete_finished_good,
+    response=FINISHED_GOOD,
+    example={
+        "product_sku_id": "00000000-0000-0000-0000-000000000000",
+        "current_stock": 12,
+        "low_stock_threshold": 5,
+    },
+    update_example={"low_stock_threshold": 8},
+)
 
 
 def setup(app: web.Application) -> None:
