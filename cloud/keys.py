@@ -22,3 +22,4 @@ RATE_LIMITER = web.AppKey("rate_limiter", object)  # cloud.services.ratelimit.Ra
 # Per-request values set by middlewares.
 REQUEST_ID = web.RequestKey("request_id", str)
 ERROR_CODE = web.RequestKey("error_code", str)  # stable code of an error response (metrics label)
+REALTIME = web.AppKey("realtime", object)  # cloud.realtime.runtime.Realtime

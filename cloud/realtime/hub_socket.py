@@ -10,7 +10,6 @@ import os
 import uuid
 
 from aiohttp import WSMsgType, web
-from protocol.auth import verify_hub_mac
 
 from cloud.models import now_ms
 from cloud.realtime.broker import channel_for_hub
@@ -25,6 +24,7 @@ from cloud.realtime.framing import (
 )
 from cloud.realtime.hub_connection import HubConnection
 from cloud.services import hubs as hubs_service
+from protocol.auth import verify_hub_mac
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ import uuid
 from collections import defaultdict
 
 import redis.asyncio as aioredis
-from protocol.codec import packb, unpackb
-from protocol.errors import ProtocolError
 from redis.exceptions import RedisError
 
 from cloud.realtime.broker import Broker, Handler, cancel_quietly
+from protocol.codec import packb, unpackb
+from protocol.errors import ProtocolError
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ import contextlib
 import time
 
 import aiohttp
+
 from protocol.auth import hub_mac
 from protocol.codec import packb, unpackb
 from protocol.limits import MAX_HUB_FRAME

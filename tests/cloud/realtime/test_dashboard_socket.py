@@ -5,8 +5,8 @@ import json
 
 import aiohttp
 import pytest
-from protocol.codec import packb, unpackb
 
+from protocol.codec import packb, unpackb
 from tests.cloud.realtime.conftest import issue_token
 from tools.bench.hub_client import SimHub
 

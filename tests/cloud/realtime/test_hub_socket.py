@@ -5,9 +5,9 @@ import logging
 
 import aiohttp
 import pytest
-from protocol.codec import packb, unpackb
 
 from cloud.models import Hub, system_access
+from protocol.codec import packb, unpackb
 from tools.bench.hub_client import HubRefused, SimHub
 
 
