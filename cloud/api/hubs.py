@@ -185,6 +185,23 @@ async def provision_hub(call: Call):
     return {"hub_id": hub_id, "secret": secret}
 
 
+@ops.get(
+    "/api/v1/admin/realtime/stats",
+    role=PUBLIC,
+    response=obj({"hubs": {"type": "integer"}}, additional=True),
+    description="Operator figures of this process (hubs, dashboards, loop lag, status writes). "
+    "Requires X-Provisioning-Key; `?reset=1` starts a new loop-lag window.",
+)
+async def realtime_stats(call: Call):
+    """Real-time figures of the process that answers."""
+    _check_provisioning_key(call.request)
+    realtime = realtime_of(call.app)
+    stats = realtime.stats()
+    if call.request.query.get("reset") == "1":
+        realtime.loop_monitor.reset()
+    return stats
+
+
 def _check_provisioning_key(request: web.Request) -> None:
     expected = request.app[CONFIG].secret("provisioning_key")
     given = request.headers.get("X-Provisioning-Key", "")
