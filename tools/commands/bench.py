@@ -11,6 +11,10 @@ BENCHMARKS = {
         "msgpack codec throughput on MicroPython and CPython, size vs JSON",
     ),
     "api": ("tools.bench.api", "REST staff mix over a seeded farm vs a bare aiohttp handler"),
+    "fanout": (
+        "tools.bench.fanout",
+        "largest farm one cloud process holds at 1 status/s per printer",
+    ),
 }
 
 
