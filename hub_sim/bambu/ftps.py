@@ -133,8 +133,34 @@ class _PrinterDTPHandler(SSLConnectionMixin, ThrottledDTPHandler):
         self._free = printer.sdcard.free_bytes()
         self._refused = False
         super().__init__(sock, cmd_channel)
-        if self.cmd_channel._prot:
+        # Printers start data TLS only after the 150 reply to the transfer command (OBN
+        # 06.03-ftps.md): until then the connection is left alone, so a client that handshakes
+        # straight after connecting waits, as it would on a printer.
+        self._tls_pending = bool(self.cmd_channel._prot) and self.connected
+        if self._tls_pending:
+            self.del_channel()
+
+    def _start_tls_for_transfer(self) -> None:
+        if self._tls_pending:
+            self._tls_pending = False
+            if self._fileno not in self.ioloop.socket_map:
+                self.add_channel(events=self.ioloop.READ)
             self.secure_connection(self.cmd_channel.ssl_context)
+
+    def enable_receiving(self, type, cmd):
+        """STOR: the 150 is out; TLS on the data channel starts now."""
+        self._start_tls_for_transfer()
+        super().enable_receiving(type, cmd)
+
+    def push(self, data):
+        """Outgoing data (LIST, NLST): start TLS first."""
+        self._start_tls_for_transfer()
+        super().push(data)
+
+    def push_with_producer(self, producer):
+        """Outgoing file (RETR): start TLS first."""
+        self._start_tls_for_transfer()
+        super().push_with_producer(producer)
 
     def use_sendfile(self):
         """sendfile bypasses TLS and the rate cap."""

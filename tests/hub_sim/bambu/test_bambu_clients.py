@@ -6,6 +6,7 @@ import asyncio
 import ftplib
 import io
 import random
+import socket
 import ssl
 import subprocess
 import time
@@ -238,3 +239,27 @@ async def test_curl_implicit_ftps_upload_and_list(x1c, tmp_path):
     assert (x1c.sd_path / "curl.3mf").read_bytes() == src.read_bytes()
     wrong = await asyncio.to_thread(run_curl, "-k", "-u", "bblp:wrong", url)
     assert wrong.returncode == 67  # curl: login denied
+
+
+async def test_data_tls_handshake_before_the_command_gets_no_answer(x1c):
+    """Printers start data-channel TLS after the 150 reply; an early handshake just waits."""
+
+    def attempt():
+        ftp = ftps_login(x1c.ftps_port)
+        try:
+            _, port = ftplib.parse227(ftp.sendcmd("PASV"))
+            raw = socket.create_connection(("127.0.0.1", port), timeout=GUARD_S)
+            raw.settimeout(1.0)  # failure guard: a printer never answers this handshake
+            try:
+                ftp.context.wrap_socket(raw, server_hostname="printer", session=ftp.sock.session)
+            except TimeoutError:
+                return "no answer"
+            except (OSError, ssl.SSLError) as exc:
+                return repr(exc)
+            finally:
+                raw.close()
+            return "handshake completed"
+        finally:
+            ftp.close()
+
+    assert await asyncio.to_thread(attempt) == "no answer"
