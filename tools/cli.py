@@ -10,6 +10,8 @@ import sys
 # Listed explicitly (nothing registers itself at import); heavy imports stay inside handlers so
 # `printfarm --help` is instant.
 COMMAND_GROUPS = [
+    "tools.commands.db",
+    "tools.commands.cloud",
     "tools.commands.sim",
 ]
 

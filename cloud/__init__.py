@@ -1,0 +1,1 @@
+"""PrintFarm cloud service: REST API, WebSockets, workers and web UI over peewee models."""

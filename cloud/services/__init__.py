@@ -1,0 +1,1 @@
+"""Business logic: synchronous functions over the models, run on the database thread pool by the API."""

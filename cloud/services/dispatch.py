@@ -1,0 +1,268 @@
+"""Dispatcher: match queued jobs to free printers and claim both atomically.
+
+A printer takes a job only when it is connected, idle, active, not in maintenance, its bed is
+cleared, and it fits the job (model, nozzle, bed type, filament type and colour). The claim is
+two conditional UPDATEs in one transaction — the job must still be queued and the printer's bed
+still cleared — so one job never reaches two printers and two dispatchers (threads or
+processes) never double-assign: the loser's UPDATE matches no row and it rolls back.
+"""
+
+import json
+from dataclasses import dataclass
+
+from cloud.db import database_proxy
+from cloud.models import (
+    Hub,
+    Printer,
+    PrintFile,
+    PrintJob,
+    Product,
+    TenantContext,
+    now_ms,
+    system_access,
+)
+from cloud.services.jobs import JobError, job_update_message
+from cloud.services.printer_models import same_model
+
+ANY = {None, "", "any"}
+NOZZLE_TOLERANCE_MM = 0.01
+
+
+class _Lost(Exception):
+    """Another dispatcher claimed the job or the printer first."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A job now on its way to a printer: the caller sends the print_command."""
+
+    tenant_id: str
+    job_id: str
+    printer_id: str
+    hub_id: str
+    print_file_id: str
+    message: dict  # the job_update to broadcast
+
+
+def printer_is_free(printer: Printer) -> str | None:
+    """None when the printer can take a job now, else why not."""
+    if not printer.is_active:
+        return "printer is inactive"
+    if printer.in_maintenance:
+        return "printer is in maintenance"
+    if not printer.hub_id:
+        return "printer has no hub"
+    if not printer.is_connected:
+        return "printer is offline"
+    if printer.status != "idle":
+        return f"printer is {printer.status}"
+    if not printer.cleared:
+        return "bed not cleared"
+    return None
+
+
+def file_fits_printer(print_file: PrintFile, job: PrintJob, printer: Printer) -> str | None:
+    """None when the sliced file and the job's material fit this printer, else why not."""
+    if print_file.printer_model_id and not same_model(print_file.printer_model_id, printer.model):
+        return f"file is sliced for {print_file.printer_model_id}, printer is {printer.model}"
+    if (
+        print_file.nozzle_diameter
+        and printer.nozzle_size
+        and (abs(print_file.nozzle_diameter - printer.nozzle_size) > NOZZLE_TOLERANCE_MM)
+    ):
+        return f"file needs a {print_file.nozzle_diameter} mm nozzle, printer has {printer.nozzle_size} mm"
+    if (
+        print_file.curr_bed_type
+        and printer.current_build_plate
+        and (print_file.curr_bed_type.lower() != printer.current_build_plate.lower())
+    ):
+        return f"file needs {print_file.curr_bed_type}, printer has {printer.current_build_plate}"
+    if job.filament_type not in ANY and (
+        (printer.current_filament_type or "").lower() != job.filament_type.lower()
+    ):
+        return f"job needs {job.filament_type}, printer has {printer.current_filament_type or 'none'} loaded"
+    if job.color not in ANY and not _same_colour(job.color, printer):
+        return f"job needs {job.color}, printer has {printer.current_color or 'none'} loaded"
+    return None
+
+
+def _same_colour(wanted: str, printer: Printer) -> bool:
+    wanted = wanted.strip().lower()
+    return wanted in {
+        (printer.current_color or "").strip().lower(),
+        (printer.current_color_hex or "").strip().lower(),
+    }
+
+
+def file_for_printer(job: PrintJob, printer: Printer) -> tuple[PrintFile | None, str | None]:
+    """The job's file, or the product's file sliced for this printer's model; else why none."""
+    print_file = PrintFile.get_by_id(job.print_file_id)
+    reason = file_fits_printer(print_file, job, printer)
+    if reason is None:
+        return print_file, None
+    if job.product_id:
+        siblings = (
+            PrintFile.select()
+            .where(
+                (PrintFile.tenant_id == job.tenant_id)
+                & (PrintFile.product_id == job.product_id)
+                & (PrintFile.id != print_file.id)
+            )
+            .order_by(PrintFile.created_at, PrintFile.id)
+        )
+        for sibling in siblings:
+            if file_fits_printer(sibling, job, printer) is None:
+                return sibling, None
+    return None, reason
+
+
+def _priority_rank(job: PrintJob, printers: list[Printer]) -> list[Printer]:
+    """Printers in the product's preferred order first, then by the farm's sort order."""
+    preferred: list[str] = []
+    if job.product_id:
+        product = Product.get_or_none(Product.id == job.product_id)
+        if product and product.printer_priority:
+            try:
+                preferred = [str(p) for p in json.loads(product.printer_priority)]
+            except (ValueError, TypeError):
+                preferred = []
+    position = {printer_id: i for i, printer_id in enumerate(preferred)}
+    return sorted(
+        printers, key=lambda p: (position.get(p.id, len(position)), p.sort_order or 0, p.name)
+    )
+
+
+def _claim(job: PrintJob, printer: Printer, print_file: PrintFile) -> Assignment:
+    now = now_ms()
+    try:
+        with database_proxy.atomic():
+            took_printer = (
+                Printer.update(cleared=False, updated_at=now)
+                .where(
+                    (Printer.id == printer.id)
+                    & (Printer.cleared == True)
+                    & (Printer.status == "idle")
+                    & (Printer.in_maintenance == False)
+                )
+                .execute()
+            )
+            took_job = (
+                PrintJob.update(
+                    status="processing",
+                    printer_id=printer.id,
+                    print_file_id=print_file.id,
+                    file_name=print_file.name,
+                    number_of_units=print_file.number_of_units or 1,
+                    printer_name=printer.name,
+                    printer_model=printer.model,
+                    printer_numeric_id=printer.printer_id,
+                    updated_at=now,
+                    last_sync_time=now,
+                )
+                .where(
+                    (PrintJob.id == job.id)
+                    & (PrintJob.status == "queued")
+                    & ((PrintJob.printer_id.is_null()) | (PrintJob.printer_id == printer.id))
+                )
+                .execute()
+            )
+            if took_printer != 1 or took_job != 1:
+                raise _Lost()
+    except _Lost:
+        return None
+    claimed = PrintJob.get_by_id(job.id)
+    return Assignment(
+        job.tenant_id,
+        job.id,
+        printer.id,
+        printer.hub_id,
+        print_file.id,
+        job_update_message(claimed),
+    )
+
+
+def dispatch_tenant(tenant_id: str, limit: int = 50) -> list[Assignment]:
+    """Assign as many queued jobs of one tenant as free printers allow (priority, then age)."""
+    assignments: list[Assignment] = []
+    with system_access():
+        online_hubs = {
+            h.id
+            for h in Hub.select(Hub.id).where(
+                (Hub.tenant_id == tenant_id) & (Hub.is_online == True)
+            )
+        }
+        free = [
+            p
+            for p in Printer.select().where(Printer.tenant_id == tenant_id)
+            if printer_is_free(p) is None and p.hub_id in online_hubs
+        ]
+        if not free:
+            return []
+        queued = (
+            PrintJob.select()
+            .where((PrintJob.tenant_id == tenant_id) & (PrintJob.status == "queued"))
+            .order_by(
+                PrintJob.priority.desc(), PrintJob.time_submitted, PrintJob.created_at, PrintJob.id
+            )
+            .limit(limit * 4)
+        )
+        for job in queued:
+            candidates = [p for p in free if job.printer_id in (None, p.id)]
+            for printer in _priority_rank(job, candidates):
+                print_file, _reason = file_for_printer(job, printer)
+                if print_file is None:
+                    continue
+                assignment = _claim(job, printer, print_file)
+                if assignment:
+                    assignments.append(assignment)
+                    free.remove(printer)
+                    break
+            if not free or len(assignments) >= limit:
+                break
+    return assignments
+
+
+def assign_job(ctx: TenantContext, job_id: str, printer_id: str) -> Assignment:
+    """Manual assignment of one queued job to one printer; a clear 409 when it cannot go."""
+    job = PrintJob.get_scoped(ctx, job_id)
+    printer = Printer.get_scoped(ctx, printer_id)
+    if job.status != "queued":
+        raise JobError("invalid_transition", f"a {job.status} job cannot be assigned")
+    with system_access():
+        hub = Hub.get_or_none(Hub.id == printer.hub_id) if printer.hub_id else None
+        reason = printer_is_free(printer) or (
+            None if hub and hub.is_online else "the printer's hub is offline"
+        )
+        if reason:
+            raise JobError("printer_unavailable", reason)
+        print_file, reason = file_for_printer(job, printer)
+        if print_file is None:
+            raise JobError("printer_mismatch", reason)
+        assignment = _claim(job, printer, print_file)
+    if assignment is None:
+        raise JobError("conflict", "the job or the printer was taken meanwhile; try again")
+    return assignment
+
+
+def explain(ctx: TenantContext, job_id: str) -> list[dict]:
+    """Why a queued job is or is not going to each printer of the tenant (for the UI)."""
+    job = PrintJob.get_scoped(ctx, job_id)
+    out = []
+    with system_access():
+        for printer in (
+            Printer.select()
+            .where(Printer.tenant_id == ctx.tenant_id)
+            .order_by(Printer.sort_order, Printer.name)
+        ):
+            reason = printer_is_free(printer)
+            if reason is None:
+                _file, reason = file_for_printer(job, printer)
+            out.append(
+                {
+                    "printer_id": printer.id,
+                    "name": printer.name,
+                    "eligible": reason is None,
+                    "reason": reason,
+                }
+            )
+    return out

@@ -1,0 +1,1 @@
+"""Queue consumers: the spec's print-events, file-processing, notifications and shopify-sync."""

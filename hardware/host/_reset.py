@@ -1,0 +1,50 @@
+"""Host chip reset: keeps machine.reset_cause() across emulated reboots; a reset ends the process.
+
+A real reset stops the CPU wherever it is, so the host does not raise SystemExit (which code
+could catch): it records the cause and kills its own process. The bench runner (or a test)
+starts the process again, which is the reboot. A process killed from outside without a
+recorded cause comes back as a power-on reset.
+"""
+
+import os
+
+import _hubdir
+
+# machine.*_RESET values of the esp32 port (ports/esp32/modmachine.c).
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+
+_CAUSE_FILE = "reset_cause"
+
+
+def _consume():
+    # Read once at boot (first import), then forget, as the chip's reset-reason register does.
+    name = _hubdir.path(_CAUSE_FILE)
+    try:
+        with open(name) as f:
+            cause = int(f.read().strip() or PWRON_RESET)
+        os.remove(name)
+    except (OSError, ValueError):
+        cause = PWRON_RESET
+    return cause
+
+
+_boot_cause = _consume()
+
+
+def reset_cause():
+    """Why this boot happened (machine.reset_cause())."""
+    return _boot_cause
+
+
+def reset(cause=HARD_RESET):
+    """Record the cause and stop the process at once (machine.reset(), watchdog, panic)."""
+    with open(_hubdir.path(_CAUSE_FILE), "w") as f:
+        f.write(str(cause))
+    # $PPID of the shell is this process: the whole interpreter dies, every thread with it.
+    os.system("kill -9 $PPID")
+    while True:  # not reached; never return to the caller, like the chip
+        pass
