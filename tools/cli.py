@@ -11,6 +11,8 @@ import sys
 # `printfarm --help` is instant.
 COMMAND_GROUPS = [
     "tools.commands.db",
+    "tools.commands.cloud",
+    "tools.commands.sim",
 ]
 
 

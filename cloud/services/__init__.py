@@ -1,1 +1,1 @@
-"""Business logic: one module per concern; API handlers call these on the DB thread pool."""
+"""Business logic: synchronous functions over the models, run on the database thread pool by the API."""

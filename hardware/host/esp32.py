@@ -103,3 +103,7 @@ class NVS:
         with open(tmp, "w") as f:
             json.dump(everything, f)
         os.rename(tmp, path)
+
+
+# Partitions with ESP-IDF's OTA and rollback rules live in their own module (hardware platform).
+from _partition import Partition  # noqa: E402,F401

@@ -5,7 +5,7 @@ import json
 import os
 from pathlib import Path
 
-import mpy_runner
+from tests.firmware import mpy_runner
 
 SCRIPT = Path(__file__).parent / "mpy" / "driver_harness.py"
 

@@ -3,10 +3,10 @@
 import asyncio
 
 import pytest
-from driver_harness import MpyHub
 
 from hub_sim.bambu import SimulatedBambuPrinter
 from hub_sim.threemf import write_3mf
+from tests.firmware.driver_harness import MpyHub
 
 pytestmark = pytest.mark.micropython
 

@@ -3,10 +3,11 @@
 import hashlib
 from pathlib import Path
 
-import mpy_runner
 import pytest
-from ftps_fixture import ImplicitFTPS
-from tls_certs import TestCA
+
+from tests.firmware import mpy_runner
+from tests.firmware.ftps_fixture import ImplicitFTPS
+from tests.firmware.tls_certs import TestCA
 
 pytestmark = pytest.mark.micropython
 

@@ -5,10 +5,11 @@ import os
 import time
 
 import pytest
-from driver_harness import MpyHub
-from ftps_fixture import ImplicitFTPS
-from http_origin import Origin
-from tls_certs import TestCA
+
+from tests.firmware.driver_harness import MpyHub
+from tests.firmware.ftps_fixture import ImplicitFTPS
+from tests.firmware.http_origin import Origin
+from tests.firmware.tls_certs import TestCA
 
 pytestmark = pytest.mark.micropython
 

@@ -1,0 +1,1 @@
+"""REST API: every route is declared once through cloud.api.operations (see that module)."""

@@ -1,0 +1,84 @@
+"""/api/v1/members: who belongs to the tenant and with which role."""
+
+from aiohttp import web
+
+from cloud.api.operations import Call, OperationGroup, register
+from cloud.api.schemas import EMAIL, ID, ROLE, TIMESTAMP, obj, text
+from cloud.services import members as members_service
+
+ops = OperationGroup(tag="members", resource="member", description="Tenant members and roles")
+
+MEMBER = obj(
+    {
+        "user_id": ID,
+        "email": {"type": "string"},
+        "name": text(nullable=True),
+        "role": ROLE,
+        "created_at": TIMESTAMP,
+    },
+    required=("user_id", "email", "name", "role", "created_at"),
+)
+
+
+@ops.get("/api/v1/members", role="viewer", response={"type": "array", "items": MEMBER})
+async def list_members(call: Call):
+    """Every member of the tenant."""
+    return await call.db(members_service.list_members, call.ctx)
+
+
+@ops.post(
+    "/api/v1/members",
+    role="admin",
+    status=201,
+    body=obj({"email": EMAIL, "role": ROLE}, required=("email", "role")),
+    response=MEMBER,
+    example={"email": "operator@example.com", "role": "operator"},
+)
+async def add_member(call: Call):
+    """Add an existing account to the tenant with a role (only an owner grants 'owner')."""
+    member = await call.db(
+        members_service.add_member, call.ctx, call.body["email"], call.body["role"]
+    )
+    call.audit.entity_id = member["user_id"]
+    call.audit.details = {"role": member["role"]}
+    return member
+
+
+@ops.get("/api/v1/members/{id}", role="viewer", response=MEMBER)
+async def get_member(call: Call):
+    """One member by user id."""
+    return await call.db(members_service.get_member, call.ctx, call.params["id"])
+
+
+@ops.patch(
+    "/api/v1/members/{id}",
+    role="admin",
+    body=obj({"role": ROLE}, required=("role",)),
+    response=MEMBER,
+    example={"role": "viewer"},
+)
+async def change_member_role(call: Call):
+    """Change a member's role (owners only by owners; the last owner stays an owner)."""
+    member = await call.db(
+        members_service.change_role, call.ctx, call.params["id"], call.body["role"]
+    )
+    call.audit.details = {"role": member["role"]}
+    return member
+
+
+@ops.delete("/api/v1/members/{id}", role="admin")
+async def remove_member(call: Call):
+    """Remove a member (an admin cannot remove an owner; the last owner cannot be removed)."""
+    await call.db(members_service.remove_member, call.ctx, call.params["id"])
+
+
+@ops.post("/api/v1/tenant/leave", role="viewer")
+async def leave_tenant(call: Call):
+    """Leave the tenant of this token (the last owner cannot)."""
+    await call.db(members_service.remove_member, call.ctx, call.ctx.user_id)
+    call.audit.entity_id = call.ctx.user_id
+
+
+def setup(app: web.Application) -> None:
+    """Add the member routes."""
+    register(app, ops)

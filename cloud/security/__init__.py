@@ -1,0 +1,1 @@
+"""Security primitives: password hashing, tokens, authenticated encryption of secrets at rest."""

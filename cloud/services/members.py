@@ -1,0 +1,94 @@
+"""Tenant membership: add a user with a role, change roles, remove; owners are protected."""
+
+from cloud.db import database_proxy
+from cloud.db.executor import write_transaction
+from cloud.errors import ApiError, not_found
+from cloud.models import TenantContext, TenantMember, User, now_ms
+from cloud.services.auth import normalise_email, revoke_all_sessions
+
+
+def _member_dict(member: TenantMember, user: User) -> dict:
+    return {
+        "user_id": member.user_id,
+        "email": user.email,
+        "name": user.name,
+        "role": member.role,
+        "created_at": member.created_at,
+    }
+
+
+def list_members(ctx: TenantContext) -> list[dict]:
+    """Every member of the tenant with their role, oldest first."""
+    rows = (
+        TenantMember.scoped(ctx, TenantMember, User)
+        .join(User, on=(User.id == TenantMember.user_id))
+        .order_by(TenantMember.created_at, TenantMember.user_id)
+    )
+    return [_member_dict(row, row.user) for row in rows]
+
+
+def get_member(ctx: TenantContext, user_id: str) -> dict:
+    """One member of the tenant, else 404."""
+    member = _membership(ctx, user_id)
+    return _member_dict(member, User.get_by_id(member.user_id))
+
+
+def _membership(ctx: TenantContext, user_id: str) -> TenantMember:
+    member = TenantMember.scoped(ctx).where(TenantMember.user_id == user_id).first()
+    if member is None:
+        raise not_found("member", user_id)
+    return member
+
+
+def _owner_count(ctx: TenantContext) -> int:
+    return TenantMember.scoped(ctx).where(TenantMember.role == "owner").count()
+
+
+def _require_owner_for(ctx: TenantContext, what: str) -> None:
+    if ctx.role != "owner":
+        raise ApiError(403, "forbidden", f"only an owner can {what}")
+
+
+def add_member(ctx: TenantContext, email: str, role: str) -> dict:
+    """Add an existing account to the tenant with `role` (only an owner grants 'owner')."""
+    if role == "owner":
+        _require_owner_for(ctx, "add an owner")
+    user = User.get_or_none(User.email == normalise_email(email))
+    if user is None:
+        raise ApiError(
+            404, "not_found", "no account with this email; they must register first", field="email"
+        )
+    with write_transaction(database_proxy.obj):
+        if TenantMember.scoped(ctx).where(TenantMember.user_id == user.id).exists():
+            raise ApiError(409, "conflict", "already a member of this tenant", field="email")
+        member = TenantMember.create_scoped(ctx, user_id=user.id, role=role, created_at=now_ms())
+    return _member_dict(member, user)
+
+
+def change_role(ctx: TenantContext, user_id: str, role: str) -> dict:
+    """Set a member's role. Owners are changed (and made) only by owners; one owner always stays."""
+    with write_transaction(database_proxy.obj):
+        member = _membership(ctx, user_id)
+        if member.role == "owner" or role == "owner":
+            _require_owner_for(ctx, "change an owner's role or make an owner")
+        if member.role == "owner" and role != "owner" and _owner_count(ctx) <= 1:
+            raise ApiError(
+                409, "last_owner", "the tenant's last owner cannot be demoted", field="role"
+            )
+        TenantMember.update_scoped(ctx, role=role).where(TenantMember.user_id == user_id).execute()
+    return get_member(ctx, user_id)
+
+
+def remove_member(ctx: TenantContext, user_id: str) -> None:
+    """Remove a member (an admin cannot remove an owner; the last owner cannot be removed)."""
+    with write_transaction(database_proxy.obj):
+        member = _membership(ctx, user_id)
+        if member.role == "owner":
+            if user_id != ctx.user_id:
+                _require_owner_for(ctx, "remove an owner")
+            if _owner_count(ctx) <= 1:
+                raise ApiError(
+                    409, "last_owner", "the tenant's last owner cannot leave or be removed"
+                )
+        TenantMember.delete_scoped(ctx).where(TenantMember.user_id == user_id).execute()
+        revoke_all_sessions(user_id, ctx.tenant_id)

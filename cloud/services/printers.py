@@ -1,0 +1,144 @@
+"""Printers of a tenant: CRUD, list filters; access codes sealed with AES-256-GCM, never returned."""
+
+import peewee
+
+from cloud.db import database_proxy
+from cloud.db.executor import write_transaction
+from cloud.errors import conflict, not_found, validation_error
+from cloud.models import Hub, Printer, TenantContext, new_id
+from cloud.security.secretbox import SecretBox
+from cloud.services.listing import contains, page
+
+# Never leave the server: sealed at rest, write-only through the API.
+SECRET_FIELDS = ("access_code",)
+SORT_FIELDS = {
+    "name": Printer.name,
+    "sort_order": Printer.sort_order,
+    "status": Printer.status,
+    "model": Printer.model,
+    "printer_id": Printer.printer_id,
+    "created_at": Printer.created_at,
+    "updated_at": Printer.updated_at,
+}
+
+
+def access_code_context(tenant_id: str, printer_id: str) -> str:
+    """Associated data binding a sealed access code to its tenant and printer row."""
+    return f"printer-access-code:{tenant_id}:{printer_id}"
+
+
+def reveal_access_code(box: SecretBox, printer: Printer) -> str | None:
+    """The plaintext access code (for the hub link only; never for an API response)."""
+    if not printer.access_code:
+        return None
+    return box.decrypt(printer.access_code, access_code_context(printer.tenant_id, printer.id))
+
+
+def printer_dict(printer: Printer) -> dict:
+    """The API shape: every column except tenant_id and secrets, plus has_access_code."""
+    data = printer.to_dict(exclude=("tenant_id", *SECRET_FIELDS))
+    data["has_access_code"] = bool(printer.access_code)
+    return data
+
+
+def list_printers(
+    ctx: TenantContext,
+    *,
+    sort,
+    limit,
+    offset,
+    status=None,
+    hub_id=None,
+    is_active=None,
+    in_maintenance=None,
+    model=None,
+    q=None,
+) -> dict:
+    """A page of the tenant's printers, filtered."""
+    query = Printer.scoped(ctx)
+    if status is not None:
+        query = query.where(Printer.status == status)
+    if hub_id is not None:
+        query = query.where(Printer.hub_id == hub_id)
+    if is_active is not None:
+        query = query.where(Printer.is_active == is_active)
+    if in_maintenance is not None:
+        query = query.where(Printer.in_maintenance == in_maintenance)
+    if model is not None:
+        query = query.where(Printer.model == model)
+    if q:
+        query = query.where(
+            contains(Printer.name, q)
+            | contains(Printer.serial_number, q)
+            | contains(Printer.location, q)
+        )
+    return page(
+        query,
+        Printer,
+        sort=sort,
+        sort_fields=SORT_FIELDS,
+        limit=limit,
+        offset=offset,
+        render=printer_dict,
+    )
+
+
+def get_printer(ctx: TenantContext, printer_id: str) -> dict:
+    """One printer of the tenant, else 404."""
+    return printer_dict(Printer.get_scoped(ctx, printer_id))
+
+
+def _check_references(ctx: TenantContext, values: dict, printer_id: str | None) -> None:
+    hub_id = values.get("hub_id")
+    if hub_id is not None and not Hub.scoped(ctx).where(Hub.id == hub_id).exists():
+        raise validation_error("hub_id", "hub_id: no such hub in this tenant")
+    others = Printer.scoped(ctx)
+    if printer_id is not None:
+        others = others.where(Printer.id != printer_id)
+    if "name" in values and others.where(Printer.name == values["name"]).exists():
+        raise conflict("name", "a printer with this name already exists")
+    number = values.get("printer_id")
+    if number is not None and others.where(Printer.printer_id == number).exists():
+        raise conflict("printer_id", "another printer already has this printer_id")
+
+
+def _seal(box: SecretBox, ctx: TenantContext, printer_id: str, values: dict) -> dict:
+    values = dict(values)
+    if "access_code" in values and values["access_code"] is not None:
+        values["access_code"] = box.encrypt(
+            values["access_code"], access_code_context(ctx.tenant_id, printer_id)
+        )
+    return values
+
+
+def create_printer(ctx: TenantContext, box: SecretBox, values: dict) -> dict:
+    """Add a printer; names and display numbers are unique within the tenant."""
+    printer_id = new_id()
+    sealed = _seal(box, ctx, printer_id, values)
+    try:
+        with write_transaction(database_proxy.obj):
+            _check_references(ctx, values, None)
+            Printer.create_scoped(ctx, id=printer_id, **sealed)
+    except peewee.IntegrityError:
+        raise conflict("name", "a printer with this name or printer_id already exists") from None
+    return get_printer(ctx, printer_id)  # read back: column types as stored (flags as bool)
+
+
+def update_printer(ctx: TenantContext, box: SecretBox, printer_id: str, values: dict) -> dict:
+    """Change fields of a printer (absent fields stay; access_code null clears it)."""
+    sealed = _seal(box, ctx, printer_id, values)
+    try:
+        with write_transaction(database_proxy.obj):
+            Printer.get_scoped(ctx, printer_id)  # 404 first, before any other check
+            _check_references(ctx, values, printer_id)
+            if sealed:
+                Printer.update_scoped(ctx, **sealed).where(Printer.id == printer_id).execute()
+    except peewee.IntegrityError:
+        raise conflict("name", "a printer with this name or printer_id already exists") from None
+    return get_printer(ctx, printer_id)
+
+
+def delete_printer(ctx: TenantContext, printer_id: str) -> None:
+    """Delete a printer of the tenant, else 404."""
+    if not Printer.delete_scoped(ctx).where(Printer.id == printer_id).execute():
+        raise not_found("printer", printer_id)

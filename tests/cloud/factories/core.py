@@ -1,0 +1,20 @@
+"""Factories for the core resources: printers and members."""
+
+import uuid
+
+
+async def make_printer(account, server) -> dict:
+    r = await account.api.post(
+        "/api/v1/printers",
+        json={"name": f"P-{uuid.uuid4().hex[:8]}", "model": "P1S", "access_code": "12345678"},
+    )
+    assert r.status == 201, r.json
+    return {"id": r.json["id"]}
+
+
+async def make_member(account, server) -> dict:
+    member = await server.member_of(account, "operator")
+    return {"id": member.user_id}
+
+
+FACTORIES = {"printer": make_printer, "member": make_member}
