@@ -147,9 +147,8 @@ def other_pki(tmp_path_factory):
 # -- a whole hub (firmware under micropython) against the test cloud ---------------------------
 sys.path.insert(0, str(REPO))  # hub_sim and protocol, whatever the working directory
 
-from cloud_server import TestCloud  # noqa: E402
-
 from hub_sim.hub_runner import HubProcess, provision  # noqa: E402
+from tests.firmware.cloud_server import TestCloud  # noqa: E402
 
 HUB_SECRET = "factory-secret-7f3a9c"
 ACCESS_CODE = "ACCESS-9931-XYZ"

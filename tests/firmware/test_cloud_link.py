@@ -3,9 +3,9 @@
 import re
 
 import pytest
-from conftest import HUB_SECRET
 
 from protocol import codec
+from tests.firmware.conftest import HUB_SECRET
 
 pytestmark = pytest.mark.micropython
 
@@ -103,7 +103,7 @@ async def test_unclaimed_hub_logs_its_claim_code(cloud, make_hub):
 
 
 async def test_hub_keeps_running_while_the_cloud_is_unreachable(tmp_path, make_hub, pki):
-    from cloud_server import TestCloud
+    from tests.firmware.cloud_server import TestCloud
 
     cloud = TestCloud()
     url = await cloud.start(pki.server_context())

@@ -3,7 +3,8 @@
 import json
 
 import pytest
-from conftest import ACCESS_CODE, HUB_SECRET, fake_calls, printer_map
+
+from tests.firmware.conftest import ACCESS_CODE, HUB_SECRET, fake_calls, printer_map
 
 pytestmark = pytest.mark.micropython
 
