@@ -1,5 +1,6 @@
 """The whole hub (firmware/main.py's app) in real MicroPython against the test cloud over TLS."""
 
+import asyncio
 import json
 
 import pytest
@@ -174,7 +175,7 @@ async def test_secrets_and_access_codes_never_reach_logs(cloud, make_hub):
 
 
 async def test_repl_helpers_show_state_without_secrets(cloud, make_hub):
-    from conftest import MPY_SCRIPTS, json_lines
+    from tests.firmware.conftest import MPY_SCRIPTS, json_lines
 
     hub = await make_hub(cloud, printers=[printer_map("p1")], script=MPY_SCRIPTS / "helpers_hub.py")
     await hub.wait_line('{"helpers"', timeout=30)
@@ -190,3 +191,45 @@ async def test_repl_helpers_show_state_without_secrets(cloud, make_hub):
     assert got["printers"]["p1"]["connected"] is True
     for secret in (HUB_SECRET, ACCESS_CODE):
         assert secret not in hub.output()
+
+
+async def test_printfarm_sim_hub_boots_firmware_main(tmp_path, pki):
+    """`printfarm sim hub` provisions NVS and boots firmware/main.py (plain ws:// cloud here)."""
+    import os
+    import sys
+
+    from tests.firmware.cloud_server import TestCloud
+    from tests.firmware.conftest import REPO
+
+    cloud = TestCloud()
+    url = await cloud.start(None)
+    state = cloud.add_hub("hub-cli", "cli-secret-1")
+    env = dict(os.environ, PRINTFARM_HUB_SECRET="cli-secret-1", PYTHONPATH=str(REPO))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tools.cli",
+        "sim",
+        "hub",
+        "--hub-id",
+        "hub-cli",
+        "--cloud",
+        url,
+        "--heap",
+        "512K",
+        "--state-dir",
+        str(tmp_path / "hub"),
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        await cloud.wait_for(lambda: state.sessions == 1, timeout=60)
+        assert state.hellos[0]["hub_id"] == "hub-cli"
+    finally:
+        proc.terminate()
+        out, _ = await proc.communicate()
+        await cloud.stop()
+    assert b"cli-secret-1" not in out
+    assert not (tmp_path / "hub" / "provision.json").exists()

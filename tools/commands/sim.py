@@ -100,7 +100,9 @@ def add_printer_commands(sim_commands) -> None:
 
 
 # `sim` subcommands: each adds its parser to the `sim` sub-parsers. Add yours to this list.
-SIM_COMMANDS = [add_printer_commands]
+from tools.commands.sim_hub import add_hub_commands  # noqa: E402
+
+SIM_COMMANDS = [add_printer_commands, add_hub_commands]
 
 
 def register(subparsers) -> None:
