@@ -26,7 +26,7 @@ class FakeError(Exception):
 class FakeDriver:
     """Connects instantly, reports status every second, runs prints as timers."""
 
-    def __init__(self, config, on_status, on_event):
+    def __init__(self, config, on_status, on_event, ca_data=None):
         self.config = config
         self.printer_id = config["printer_id"]
         self.on_status = on_status
