@@ -5,6 +5,8 @@ import asyncio
 import pytest
 
 from cloud.models import Hub, Printer, system_access
+from cloud.realtime.ledger import acked_seq_of
+from cloud.services.commands import command_status, enqueue_command
 from hub_sim.hub_runner import HubProcess, provision
 from tests.cloud.realtime.conftest import farm  # noqa: F401  (the real-time core fixture)
 from tests.firmware.conftest import HEAP, MPY_SCRIPTS, printer_map
@@ -48,6 +50,31 @@ async def test_firmware_authenticates_and_reports_to_the_real_cloud(farm, tmp_pa
 
         h, p = await asyncio.wait_for(reported(), 60)
         assert h.firmware_version == "0.1.0"
+
+        # A print command through the cloud's own queue: executed, acked, its events applied.
+        command = {
+            "type": "print_command",
+            "printer_id": printer_ids[0],
+            "job_id": "job-1",
+            "action": "start",
+            "file_url": "http://127.0.0.1:9/files/job-1.3mf",
+            "file_name": "job-1.3mf",
+            "file_size": 4000,
+        }
+        cid = await farm.db(enqueue_command, farm.box, ctx, hub_id, command)
+        farm.realtime.notify_hub(hub_id)
+
+        async def settled():
+            while True:
+                st = await farm.db(command_status, ctx, cid)
+                seq = await farm.db(acked_seq_of, hub_id)
+                if st["status"] != "pending" and st["status"] != "sent" and seq >= 3:
+                    return st, seq
+                await asyncio.sleep(0.1)
+
+        st, seq = await asyncio.wait_for(settled(), 60)
+        assert st["status"] == "acked" and st["result"]["md5"], st
+        assert seq == 3  # file_transferred, job_started, job_finished
         assert secret not in hub.output()
     finally:
         await hub.stop()
