@@ -90,6 +90,7 @@ class CloudLink:
             "frames_in": 0,
             "frames_out": 0,
             "bad_frames": 0,
+            "invalid_out": 0,
             "last_error": None,
             "last_close": None,
         }
@@ -175,7 +176,34 @@ class CloudLink:
             raise OSError("TLS URL without a CA bundle")
         return websocket.tls_context(bundle)
 
+    def _checked(self, msg):
+        """msg if the contract accepts it; a status loses only its bad keys; else None.
+
+        The cloud closes the link on an invalid frame, so one bad value from a driver would
+        otherwise turn into a reconnect loop.
+        """
+        while True:
+            try:
+                return messages.validate(msg, messages.HUB_TO_CLOUD)
+            except ProtocolError as e:
+                self.stats["invalid_out"] += 1
+                field = getattr(e, "field", "")
+                status = msg.get("status") if msg.get("type") == "printer_status" else None
+                prefix = "printer_status.status."
+                if status and field.startswith(prefix):
+                    key = field[len(prefix) :].split(".")[0].split("[")[0]
+                    if key in status:
+                        log.warn("cloud", "status key %s dropped: %s" % (key, e))
+                        del status[key]
+                        if status:
+                            continue
+                        return None
+                log.error("cloud", "invalid %s not sent: %s" % (msg.get("type"), e))
+                return None
+
     async def _send(self, ws, msg):
+        if self._checked(msg) is None:
+            return
         data = codec.packb(msg)
         if len(data) > MAX_HUB_FRAME:
             # Never put an oversize frame on the wire: the cloud would drop the whole link.
@@ -342,6 +370,7 @@ class CloudLink:
             self.outbox.ack(msg["seq"])
         elif kind == "claim_update":
             self._apply_claim(msg)
+            log.info("cloud", "claim update: claimed=%s tenant=%s" % (self.claimed, self.tenant_id))
         elif kind == "error":
             log.warn("cloud", "cloud error %s: %s" % (msg["code"], msg["message"]))
         elif kind in COMMAND_TYPES:

@@ -46,6 +46,9 @@ class FakeDriver:
             await self._stop.wait()
             return
         self._set(state="idle", connected=True, gcode_state="IDLE", nozzle_temp=25)
+        if self.config.get("fake_bad_status"):
+            # A driver bug: a value the contract refuses, next to a good one.
+            self.on_status(self.printer_id, {"progress": "lots", "bed_temp": 60})
         crash_ms = self.config.get("fake_crash_ms")
         ticks = 0
         while not self._stop.is_set():
