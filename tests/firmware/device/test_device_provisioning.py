@@ -70,7 +70,6 @@ def dns_query(port, name, qtype=1, ident=0x1234):
 @pytest.fixture
 def radio_hub(hub, free_port):
 
-
     hub.extra_path = [pathlib.Path(__file__).resolve().parent / "mp" / "radio"]  # mocked radio
     hub.env["PORTAL_PORT"] = free_port()
     hub.env["DNS_PORT"] = free_port(socket.SOCK_DGRAM)
