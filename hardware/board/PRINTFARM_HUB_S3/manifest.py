@@ -1,3 +1,4 @@
+# ruff: noqa: F821  (include/module/package are provided by MicroPython's makemanifest.py)
 # Freeze manifest for the PrintFarm hub image (MicroPython's manifest.py format).
 #
 # Everything the hub runs is frozen as bytecode: MicroPython's own esp32 boot modules, the
