@@ -9,7 +9,7 @@ running until someone saves settings, so a new hub can always be provisioned.
 import asyncio
 import sys
 
-from device import health
+from device import health, watchdog
 
 _state = {"wifi": None}
 
@@ -37,6 +37,19 @@ def start():
     if on_chip():
         _state["wifi"] = make_wifi()
         asyncio.create_task(_state["wifi"].run())
+
+
+def supervise_app(link_is_up, wdt_timeout_ms=watchdog.WDT_TIMEOUT_MS, **health_args):
+    """For the application, once its loop runs: the health check that confirms an update
+    (cloud link up and stable) and the watchdog. Returns (Watchdog, HealthCheck); critical
+    tasks call watchdog.register(name, max_silence_ms).beat() as they make progress."""
+    dog = watchdog.Watchdog(
+        timeout_ms=wdt_timeout_ms, check_ms=health_args.pop("check_ms", watchdog.CHECK_MS)
+    )
+    check = health.HealthCheck(link_is_up, **health_args)
+    asyncio.create_task(dog.run())
+    asyncio.create_task(check.run())
+    return dog, check
 
 
 async def after_app():
