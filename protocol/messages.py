@@ -451,7 +451,12 @@ _SERVER_TO_DASHBOARD = _catalogue(
     _Message(
         "job_update",
         required=(("job_id", ID), ("status", _Enum(JOB_STATUSES))),
-        optional=(("printer_id", _Nullable(ID)), ("actual_time_minutes", _Nullable(COUNT))),
+        optional=(
+            ("printer_id", _Nullable(ID)),
+            ("actual_time_minutes", _Nullable(COUNT)),
+            ("progress", _Nullable(_Num(0, 100))),
+            ("failure_reason", _Nullable(STR)),
+        ),
     ),
     _Message(
         "hub_status",
@@ -460,6 +465,7 @@ _SERVER_TO_DASHBOARD = _catalogue(
     _Message(
         "inventory_alert",
         required=(("sku_id", ID), ("sku", STR), ("current_stock", INT), ("threshold", INT)),
+        optional=(("state", _Enum(("low", "restocked"))),),
     ),
     _Message("new_order", required=(("order_id", ID), ("source", STR), ("item_count", COUNT))),
     _Message(
@@ -468,6 +474,8 @@ _SERVER_TO_DASHBOARD = _catalogue(
     ),
     _Message("pong"),
     _Message("error", required=(("code", STR), ("message", STR))),
+    # Raised by automation rules' `notify` action.
+    _Message("notification", required=(("message", STR),), optional=(("rule_id", ID),)),
 )
 
 
