@@ -259,8 +259,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="printfarm bench protocol", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--iterations", type=int, default=300, help="operations per round (300)")
-    parser.add_argument("--rounds", type=int, default=15, help="rounds; the best one counts (15)")
+    parser.add_argument("--iterations", type=int, default=200, help="operations per round (200)")
+    parser.add_argument("--rounds", type=int, default=40, help="rounds; the best one counts (40)")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--docs", type=pathlib.Path, default=DOCS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
