@@ -254,16 +254,16 @@ def write_section(path, name, body):
     path.write_text(text)
 
 
-def main(argv=None) -> int:
-    """Run the benchmark, print the section, and with --write-docs record it."""
-    parser = argparse.ArgumentParser(
-        prog="printfarm bench protocol", description=__doc__.split("\n")[0]
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `printfarm bench protocol`."""
     parser.add_argument("--iterations", type=int, default=200, help="operations per round (200)")
     parser.add_argument("--rounds", type=int, default=40, help="rounds; the best one counts (40)")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--docs", type=pathlib.Path, default=DOCS, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+
+
+def run(args) -> int:
+    """Run the benchmark, print the section, and with --write-docs record it."""
     msg = validate(printer_status(), HUB_TO_CLOUD)
     frame = codec.packb(msg)
     sizes = {
