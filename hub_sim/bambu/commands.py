@@ -201,6 +201,25 @@ class CommandHandler:
         p.machine.start_job(job, bed_leveling=bool(leveling), use_ams=bool(body.get("use_ams")))
         await p.push_changes()
 
+    async def _print_gcode_file(self, body: dict) -> None:
+        """Print a bare G-code file by path, e.g. {"param": "/sdcard/part.gcode"} (OBA)."""
+        p = self.printer
+        if not p.machine.can_start():
+            await self._ack(body, False, f"printer is busy ({p.machine.gcode_state})")
+            return
+        param = body.get("param") if isinstance(body.get("param"), str) else ""
+        await self._ack(body, True)
+        p.machine.begin_prepare(param.rsplit("/", 1)[-1].removesuffix(".gcode"), param)
+        await p.push_changes()
+        try:
+            job = await asyncio.to_thread(p.sdcard.inspect_gcode, param)
+        except PrintStartError as exc:
+            p.machine.fail_start(exc.print_error)
+            await p.push_changes()
+            return
+        p.machine.start_job(job, bed_leveling=False, use_ams=False)
+        await p.push_changes()
+
     async def _print_pause(self, body: dict) -> None:
         p = self.printer
         if p.machine.gcode_state != "RUNNING":

@@ -371,3 +371,22 @@ async def test_x1_reports_unpacked_plate_as_gcode_file(tmp_path):
             assert state["stg_cur"] == -1
         finally:
             c.close()
+
+
+async def test_gcode_file_prints_a_bare_gcode(client, printer):
+    (printer.sd_path / "part.gcode").write_text(
+        "; HEADER_BLOCK_START\n; total estimated time: 1h 2m 3s\n; total layer number: 7\n"
+        "; HEADER_BLOCK_END\n; filament_type = PETG\nG28\n"
+    )
+    client.send(
+        {"print": {"sequence_id": "0", "command": "gcode_file", "param": "/sdcard/part.gcode"}}
+    )
+    await client.next_message(is_print_ack("gcode_file"))
+    state = await client.wait_state(lambda s: s.get("gcode_state") == "RUNNING")
+    assert state["total_layer_num"] == 7
+    assert printer.machine.job.print_time_s == 3723  # 1h 2m 3s from the header
+    assert printer.state["bed_target_temper"] == 70  # PETG
+    await client.wait_state(lambda s: s.get("gcode_state") == "FINISH")
+    client.send({"print": {"command": "gcode_file", "param": "/sdcard/missing.gcode"}})
+    state = await client.wait_state(lambda s: s.get("gcode_state") == "FAILED")
+    assert state["print_error"] == ERR_FILE_NOT_AVAILABLE
