@@ -128,7 +128,7 @@ class CommandHandler:
             )
         elif command == "reboot":
             await p.publish({"system": {**body, "result": "success", "reason": ""}})
-            asyncio.get_running_loop().create_task(p.reboot())
+            p.spawn(p.reboot())
         elif command is not None:
             await p.publish({"system": {**body, "result": "success", "reason": ""}})
 

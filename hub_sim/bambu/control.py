@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 
@@ -39,7 +38,6 @@ class ControlServer:
         self.requested_port = port
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
-        self._background: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         """Bind and serve."""
@@ -90,9 +88,7 @@ class ControlServer:
             if inspect.isawaitable(result):
                 if name == "reboot":
                     # Answer before the connections (this one is separate) go down.
-                    task = asyncio.get_running_loop().create_task(result)
-                    self._background.add(task)
-                    task.add_done_callback(self._background.discard)
+                    self.printer.spawn(result)
                     result = None
                 else:
                     result = await result

@@ -144,9 +144,10 @@ class SimulatedBambuPrinter:
 
     async def stop(self) -> None:
         """Stop everything; the SD folder is kept unless it was a temporary one."""
-        for task in self._tasks:
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
         await self._stop_services()
         if self.control is not None:
@@ -325,13 +326,24 @@ class SimulatedBambuPrinter:
         """Make the SD card full: no byte can be added."""
         self.sdcard.capacity_bytes = self.sdcard.used_bytes()
 
+    def spawn(self, coro) -> asyncio.Task:
+        """Run `coro` as a task owned by the printer (cancelled by `stop`)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.append(task)
+        task.add_done_callback(self._forget_task)
+        return task
+
+    def _forget_task(self, task: asyncio.Task) -> None:
+        if task in self._tasks:
+            self._tasks.remove(task)
+
     async def reboot(self, downtime_s: float = 1.0) -> None:
         """Power cycle: every connection drops, the job is lost, state returns to IDLE."""
         self.reboots += 1
         await self._stop_services()
         self.machine.reset()
         self.reporting_enabled = True
-        self.faults.clear()
+        # Fault switches are the bench's, not the printer's: they survive the reboot.
         await asyncio.sleep(downtime_s)
         self._last_sent = copy.deepcopy(self.state)
         await self._start_services()

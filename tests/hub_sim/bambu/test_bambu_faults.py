@@ -282,3 +282,31 @@ async def test_p1_drops_client_subscribing_to_request_topic(p1s, mqtt_client):
     mqtt_client.client.subscribe(p1s.request_topic)
     rc = await asyncio.to_thread(mqtt_client.disconnects.get, True, GUARD_S)
     assert rc.is_failure
+
+
+async def test_system_reboot_command_over_mqtt(p1s, mqtt_client):
+    mqtt_client.send({"system": {"sequence_id": "0", "command": "reboot"}})
+    ack = await mqtt_client.next_message(lambda d: d.get("system", {}).get("command") == "reboot")
+    assert ack["system"]["result"] == "success"
+    await asyncio.to_thread(mqtt_client.disconnects.get, True, GUARD_S)
+    assert await mqtt_client.connected() == 0
+    assert p1s.reboots == 1
+
+
+async def test_stop_during_reboot_leaves_everything_down(tmp_path):
+    p = SimulatedBambuPrinter(
+        "01P00A391800008",
+        ACCESS_CODE,
+        mqtt_port=0,
+        ftps_port=0,
+        camera_port=0,
+        workdir=tmp_path / "p",
+    )
+    await p.start()
+    port = p.mqtt_port
+    p.spawn(p.reboot(downtime_s=30))
+    await asyncio.sleep(0.2)
+    await p.stop()
+    assert not p.online
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", port)
