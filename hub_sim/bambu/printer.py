@@ -281,13 +281,18 @@ class SimulatedBambuPrinter:
     # ----- faults (in-process API; the control server calls the same methods)
 
     def fail_at_layer(
-        self, layer: int, hms: str = "0300_0100_0001_0007", print_error=None, pause=False
+        self,
+        layer: int,
+        hms: str = "0300_1A00_0002_0002",
+        print_error: int = 0x03004006,
+        pause: bool = False,
     ) -> None:
-        """When the running print reaches `layer`, raise the HMS code and fail (or pause)."""
+        """When the running print reaches `layer`, raise the HMS code and fail (or pause).
+
+        Defaults are a real pair from Bambu's tables: HMS "The nozzle is clogged with filament."
+        and print_error 0x03004006 "The nozzle is clogged.".
+        """
         entry = parse_hms(hms)
-        if print_error is None:
-            # The module/error part of the HMS code doubles as the print_error value.
-            print_error = (entry["attr"] & 0xFFFF0000) | (entry["code"] & 0xFFFF)
         self.machine.fail_at_layer = (int(layer), entry, int(print_error), bool(pause))
 
     def drop_mqtt_connections(self) -> int:

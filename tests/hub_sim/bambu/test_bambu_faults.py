@@ -58,12 +58,12 @@ def test_hms_code_parsing():
 
 async def test_fail_at_layer_raises_hms_and_fails(p1s, mqtt_client):
     write_3mf(p1s.sd_path / "j.3mf", print_time_s=50_000, layers=100)
-    p1s.fail_at_layer(5, hms="0300_0100_0001_0007")
+    p1s.fail_at_layer(5)
     mqtt_client.send(project_file("j.3mf"))
     state = await mqtt_client.wait_state(lambda s: s.get("gcode_state") == "FAILED")
     assert state["layer_num"] >= 5
-    assert state["hms"] == [{"attr": 0x03000100, "code": 0x00010007}]
-    assert state["print_error"] == 0x03000007
+    assert state["hms"] == [{"attr": 0x03001A00, "code": 0x00020002}]
+    assert state["print_error"] == 0x03004006
 
 
 async def test_fail_at_layer_can_pause_instead(p1s, mqtt_client):
