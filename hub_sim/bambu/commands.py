@@ -189,16 +189,18 @@ class CommandHandler:
         shown = file_name or url.rsplit("/", 1)[-1]
         if not p.model.delta_reports:
             shown = "/data/" + param.lstrip("/")
-        p.machine.begin_prepare(name, shown)
+        token = p.machine.begin_prepare(name, shown)
         await p.push_changes()
         try:
             job = await asyncio.to_thread(p.sdcard.inspect_job, url, file_name, param, md5)
         except PrintStartError as exc:
             log.info("%s: project_file failed: %s", p.serial, exc)
-            p.machine.fail_start(exc.print_error)
+            p.machine.fail_start(token, exc.print_error)
             await p.push_changes()
             return
-        p.machine.start_job(job, bed_leveling=bool(leveling), use_ams=bool(body.get("use_ams")))
+        p.machine.start_job(
+            token, job, bed_leveling=bool(leveling), use_ams=bool(body.get("use_ams"))
+        )
         await p.push_changes()
 
     async def _print_gcode_file(self, body: dict) -> None:
@@ -209,15 +211,15 @@ class CommandHandler:
             return
         param = body.get("param") if isinstance(body.get("param"), str) else ""
         await self._ack(body, True)
-        p.machine.begin_prepare(param.rsplit("/", 1)[-1].removesuffix(".gcode"), param)
+        token = p.machine.begin_prepare(param.rsplit("/", 1)[-1].removesuffix(".gcode"), param)
         await p.push_changes()
         try:
             job = await asyncio.to_thread(p.sdcard.inspect_gcode, param)
         except PrintStartError as exc:
-            p.machine.fail_start(exc.print_error)
+            p.machine.fail_start(token, exc.print_error)
             await p.push_changes()
             return
-        p.machine.start_job(job, bed_leveling=False, use_ams=False)
+        p.machine.start_job(token, job, bed_leveling=False, use_ams=False)
         await p.push_changes()
 
     async def _print_pause(self, body: dict) -> None:

@@ -50,6 +50,7 @@ class PrintMachine:
         self._cancel_reports_left = 0
         self._use_ams = False
         self._phase_before_pause = "printing"
+        self._attempt = 0  # bumps on every start and reset; see begin_prepare
         # (layer, hms entry, print_error, pause instead of fail), armed by the fault API.
         self.fail_at_layer: tuple[int, dict, int, bool] | None = None
 
@@ -64,9 +65,14 @@ class PrintMachine:
         """project_file is accepted only when nothing is printing (bambu-protocol.md §7.12)."""
         return self.gcode_state in ("IDLE", "FINISH", "FAILED")
 
-    def begin_prepare(self, subtask_name: str, url_file: str) -> None:
-        """The printer accepted project_file and is reading the file (before it is inspected)."""
+    def begin_prepare(self, subtask_name: str, url_file: str) -> int:
+        """The printer accepted project_file and is reading the file (before it is inspected).
+
+        Returns a token; `start_job`/`fail_start` with an older token (the print was stopped or
+        the printer rebooted meanwhile) are ignored.
+        """
         s = self.state
+        self._attempt += 1
         self.job = None
         self.phase = "prepare"
         self._prepare_s = 0.0
@@ -85,9 +91,17 @@ class PrintMachine:
             mc_print_stage="2",
             s_obj=[],
         )
+        return self._attempt
 
-    def start_job(self, job: PrintJobSpec, *, bed_leveling: bool, use_ams: bool) -> None:
+    def _current(self, token: int) -> bool:
+        return token == self._attempt and self.phase == "prepare" and self.job is None
+
+    def start_job(
+        self, token: int, job: PrintJobSpec, *, bed_leveling: bool, use_ams: bool
+    ) -> None:
         """The 3MF was read: heat, home, level, then print its layers."""
+        if not self._current(token):
+            return
         self.job = job
         self._use_ams = use_ams
         bed, nozzle = FILAMENT_TEMPS.get(job.filament_type.upper(), (55, 220))
@@ -104,9 +118,10 @@ class PrintMachine:
             stg=list(self._stages[:-1]),
         )
 
-    def fail_start(self, print_error: int) -> None:
+    def fail_start(self, token: int, print_error: int) -> None:
         """The file could not be printed: FAILED with the printer's error code."""
-        self._to_failed(print_error)
+        if self._current(token):
+            self._to_failed(print_error)
 
     def pause(self) -> None:
         """RUNNING -> PAUSE (paused by user)."""
@@ -132,6 +147,7 @@ class PrintMachine:
 
     def reset(self) -> None:
         """Power cycle: back to IDLE, nothing printing, heaters off."""
+        self._attempt += 1
         self.job = None
         self.phase = "idle"
         self.state.update(
