@@ -44,6 +44,7 @@ _VSFTPD_TEXT = [
     ("250", r"File removed", "250 Delete operation successful."),
     ("250", r"is the current directory", "250 Directory successfully changed."),
     ("500", r"not understood", "500 Unknown command."),
+    ("421", r"Control connection timed out", "421 Timeout."),
 ]
 _FAIL_550 = {
     "SIZE": "550 Could not get file size.",
