@@ -14,20 +14,18 @@ except ImportError:  # CPython (tooling only)
 
 
 # The one transfer buffer: HTTP reads land here, the FTPS upload sends from here. Allocated
-# once, on the first transfer, and reused: memory does not depend on the file size.
+# when this module is imported (at boot, before MQTT traffic fragments the heap) and reused:
+# memory does not depend on the file size.
 BUF_SIZE = const(16384)  # RAM: 16 KB
 PROGRESS_INTERVAL_MS = const(1000)  # progress_cb at most once a second (plus the final one)
 
-_buf = None
+_buf = bytearray(BUF_SIZE)
 # One transfer at a time per hub: later calls wait here in arrival order (the queue).
 _turn = asyncio.Lock()
 
 
 def transfer_buffer():
-    """The hub's single transfer buffer (allocated on first use)."""
-    global _buf
-    if _buf is None:
-        _buf = bytearray(BUF_SIZE)
+    """The hub's single transfer buffer."""
     return _buf
 
 

@@ -89,7 +89,11 @@ class Download:
 
     async def open(self):
         """Send the GET (following at most one redirect) and read the response headers."""
-        await self._request(0)
+        try:
+            await self._request(0)
+        except OSError as e:
+            await self._close_stream()
+            raise HTTPError("download link: " + str(e), 0)
 
     async def readinto(self, mv):
         """Read up to len(mv) body bytes into mv; returns 0 at the end of the body."""
@@ -109,9 +113,9 @@ class Download:
                     raise tls.ConnectError("connection closed inside chunked body")
                 self.offset += n
                 return n
-            except (OSError, HTTPError) as e:
-                if isinstance(e, HTTPError) and e.status or self._aborted:
-                    raise HTTPError("download aborted", 0) if self._aborted else e
+            except OSError as e:  # link trouble: resume; protocol errors (HTTPError) are final
+                if self._aborted:
+                    raise HTTPError("download aborted", 0)
                 failures += 1
                 if failures > self.max_resumes or (self.size is None and not self._chunked):
                     raise HTTPError("download interrupted at byte %d: %s" % (self.offset, e), 0)

@@ -12,6 +12,7 @@ from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 from pyftpdlib.servers import FTPServer
 
 logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
+logging.getLogger("pyftpdlib").addHandler(logging.NullHandler())  # no auto log config
 
 
 class _Faults:
