@@ -198,9 +198,7 @@ class CommandHandler:
             p.machine.fail_start(token, exc.print_error)
             await p.push_changes()
             return
-        p.machine.start_job(
-            token, job, bed_leveling=bool(leveling), use_ams=bool(body.get("use_ams"))
-        )
+        p.machine.start_job(token, job, bed_leveling=bool(leveling), tray=_first_tray(body))
         await p.push_changes()
 
     async def _print_gcode_file(self, body: dict) -> None:
@@ -219,7 +217,7 @@ class CommandHandler:
             p.machine.fail_start(token, exc.print_error)
             await p.push_changes()
             return
-        p.machine.start_job(token, job, bed_leveling=False, use_ams=False)
+        p.machine.start_job(token, job, bed_leveling=False)
         await p.push_changes()
 
     async def _print_pause(self, body: dict) -> None:
@@ -325,6 +323,21 @@ class CommandHandler:
         elif err_code is not None:
             reply["err_code"] = err_code
         await self.printer.publish({"print": reply})
+
+
+def _first_tray(body: dict) -> int:
+    """The tray the job's first filament comes from: ams_mapping[0] when the AMS is used
+    (list form, or the legacy string form "0,1"), else the external spool (254)."""
+    if not body.get("use_ams"):
+        return 254
+    mapping = body.get("ams_mapping")
+    if isinstance(mapping, str):
+        mapping = [m for m in mapping.replace(" ", "").split(",") if m]
+    try:
+        tray = int(mapping[0])
+    except (TypeError, ValueError, IndexError):
+        return 0
+    return tray if 0 <= tray < 16 or tray in (254, 255) else 0
 
 
 def _seq(body: dict):

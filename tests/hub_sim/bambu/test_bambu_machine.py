@@ -10,9 +10,16 @@ from hub_sim.bambu.report import initial_print_state
 from hub_sim.bambu.sdcard import PrintJobSpec
 
 
-def job(print_time_s=1000, layers=10, filament="PLA"):
+def job(print_time_s=1000, layers=10, filament="PLA", weight_g=5.0):
     return PrintJobSpec(
-        Path("/x.3mf"), "x.3mf", 1, "Metadata/plate_1.gcode", print_time_s, layers, filament, 5.0
+        Path("/x.3mf"),
+        "x.3mf",
+        1,
+        "Metadata/plate_1.gcode",
+        print_time_s,
+        layers,
+        filament,
+        weight_g,
     )
 
 
@@ -33,7 +40,7 @@ def test_job_runs_through_stages_layers_and_finishes():
     m = machine()
     token = m.begin_prepare("x", "x.3mf")
     assert m.state["gcode_state"] == "PREPARE"
-    m.start_job(token, job(), bed_leveling=True, use_ams=True)
+    m.start_job(token, job(), bed_leveling=True, tray=0)
     seen_stages = set()
     percents = []
     while m.state["gcode_state"] != "FINISH":
@@ -49,7 +56,7 @@ def test_job_runs_through_stages_layers_and_finishes():
 
 def test_temperatures_ramp_in_printer_steps():
     m = machine()
-    m.start_job(m.begin_prepare("x", "x"), job(filament="PETG"), bed_leveling=False, use_ams=False)
+    m.start_job(m.begin_prepare("x", "x"), job(filament="PETG"), bed_leveling=False)
     m.advance(5.0)
     assert 24 < m.state["bed_temper"] < 70
     assert (m.state["bed_temper"] * 32).is_integer()
@@ -59,9 +66,7 @@ def test_temperatures_ramp_in_printer_steps():
 
 def test_pause_freezes_progress_and_speed_level_changes_rate():
     m = machine()
-    m.start_job(
-        m.begin_prepare("x", "x"), job(print_time_s=10_000), bed_leveling=False, use_ams=False
-    )
+    m.start_job(m.begin_prepare("x", "x"), job(print_time_s=10_000), bed_leveling=False)
     run_until(m, lambda s: s["stg_cur"] == 0)
     m.advance(1000)
     at_pause = m.state["mc_percent"]
@@ -77,7 +82,7 @@ def test_pause_freezes_progress_and_speed_level_changes_rate():
 
 def test_stop_sets_cancel_code_for_a_few_reports():
     m = machine()
-    m.start_job(m.begin_prepare("x", "x"), job(), bed_leveling=False, use_ams=False)
+    m.start_job(m.begin_prepare("x", "x"), job(), bed_leveling=False)
     m.advance(50)
     m.stop()
     assert m.state["gcode_state"] == "FAILED" and m.state["print_error"] == ERR_CANCELLED
@@ -90,7 +95,7 @@ def test_results_of_a_stale_start_are_ignored():
     m = machine()
     token = m.begin_prepare("x", "x")
     m.stop()  # stopped while the 3MF was still being read
-    m.start_job(token, job(), bed_leveling=True, use_ams=True)
+    m.start_job(token, job(), bed_leveling=True, tray=0)
     m.fail_start(token, 1)
     assert m.state["gcode_state"] == "FAILED" and m.state["bed_target_temper"] == 0
     assert m.job is None
@@ -100,3 +105,15 @@ def test_x1_idle_stage_is_minus_one():
     m = machine("X1C")
     m.reset()
     assert m.state["stg_cur"] == -1 and m.state["gcode_state"] == "IDLE"
+
+
+def test_filament_comes_off_the_mapped_tray():
+    m = machine()
+    trays = m.state["ams"]["ams"][0]["tray"]
+    assert trays[2]["remain"] == 80
+    m.start_job(m.begin_prepare("x", "x"), job(weight_g=50), bed_leveling=False, tray=2)
+    run_until(m, lambda s: s["gcode_state"] == "FINISH")
+    trays = m.state["ams"]["ams"][0]["tray"]
+    assert m.state["ams"]["tray_now"] == "2"
+    assert trays[2]["remain"] == 75  # 50 g of a 1 kg spool
+    assert trays[0]["remain"] == 100  # the others untouched

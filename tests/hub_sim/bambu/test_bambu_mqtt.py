@@ -240,8 +240,13 @@ async def test_wrong_md5_fails(client, printer):
 
 async def test_right_md5_and_file_url_start(client, printer):
     info = write_3mf(printer.sd_path / "cache" / "b.3mf", print_time_s=60, layers=3)
-    client.send(project_file("b.3mf", url="file:///sdcard/cache/b.3mf", md5=info.md5.upper()))
-    await client.wait_state(lambda s: s.get("gcode_state") == "FINISH")
+    client.send(
+        project_file(
+            "b.3mf", url="file:///sdcard/cache/b.3mf", md5=info.md5.upper(), ams_mapping=[2]
+        )
+    )
+    state = await client.wait_state(lambda s: s.get("gcode_state") == "FINISH")
+    assert state["ams"]["tray_now"] == "2"  # the mapped AMS slot
 
 
 async def test_print_speed_gcode_line_and_lights(client, printer):
