@@ -413,7 +413,10 @@ class PrinterFtps:
         server = self._server
         try:
             while not self._stop.is_set():
-                server.ioloop.loop(_POLL_S, blocking=False)
+                try:
+                    server.ioloop.loop(_POLL_S, blocking=False)
+                except Exception:  # one broken session must not stop the server thread
+                    logger.exception("%s: FTPS loop error", self.printer.serial)
         finally:
             server.close_all()
 

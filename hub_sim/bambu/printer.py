@@ -263,20 +263,27 @@ class SimulatedBambuPrinter:
         while True:
             await asyncio.sleep(TICK_S)
             now = loop.time()
-            before = self.state["gcode_state"]
-            self.machine.advance((now - last) * self.speed)
+            try:
+                next_report = await self._tick(now - last, now, next_report)
+            except Exception:  # a bad tick must not stop the printer's clock
+                log.exception("%s: simulation step failed", self.serial)
             last = now
-            if not self.online:
-                continue
-            state_changed = self.state["gcode_state"] != before
-            if now >= next_report or state_changed:
-                if now >= next_report:
-                    next_report = now + self.report_interval
-                    # Signal strength wanders a little, as on a real Wi-Fi link.
-                    self.state["wifi_signal"] = f"-{self._rng.randint(45, 52)}dBm"
-                if self.reporting_enabled:
-                    await self.push_changes()
-                    self.machine.report_sent()
+
+    async def _tick(self, wall_dt: float, now: float, next_report: float) -> float:
+        """Advance the machine; report when due or when gcode_state changed."""
+        before = self.state["gcode_state"]
+        self.machine.advance(wall_dt * self.speed)
+        if not self.online:
+            return next_report
+        due = now >= next_report
+        if due:
+            next_report = now + self.report_interval
+            # Signal strength wanders a little, as on a real Wi-Fi link.
+            self.state["wifi_signal"] = f"-{self._rng.randint(45, 52)}dBm"
+        if (due or self.state["gcode_state"] != before) and self.reporting_enabled:
+            await self.push_changes()
+            self.machine.report_sent()
+        return next_report
 
     # ----- faults (in-process API; the control server calls the same methods)
 
