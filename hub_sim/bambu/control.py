@@ -20,6 +20,7 @@ FAULTS = {
     "set_link_rate": ("bytes_per_s",),
     "set_sd_capacity": ("capacity_bytes",),
     "fill_sd_card": (),
+    "set_sd_card_inserted": ("inserted",),
     "reboot": ("downtime_s",),
     "clear_faults": (),
 }

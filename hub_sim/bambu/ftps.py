@@ -339,6 +339,20 @@ class _PrinterFTPHandler(TLS_FTPHandler):
         self._sim_arg = args[0] if args else ""
         super().process_command(cmd, *args, **kwargs)
 
+    def ftp_STOR(self, file, mode="w"):
+        """Without an SD card the printer cannot create the file (bambulabs_api#149)."""
+        if not self.printer.sdcard.inserted:
+            self.respond("553 Could not create file.")
+            return None
+        return super().ftp_STOR(file, mode)
+
+    def ftp_RETR(self, file):
+        """Without an SD card nothing can be read."""
+        if not self.printer.sdcard.inserted:
+            self.respond("550 Failed to open file.")
+            return None
+        return super().ftp_RETR(file)
+
     def ftp_SIZE(self, path):
         """SIZE answers in any TYPE (HA pybambu asks right after login, in ASCII)."""
         saved, self._current_type = self._current_type, "i"

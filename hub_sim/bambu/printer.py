@@ -349,6 +349,11 @@ class SimulatedBambuPrinter:
         if task in self._tasks:
             self._tasks.remove(task)
 
+    def set_sd_card_inserted(self, inserted: bool) -> None:
+        """Remove or insert the SD card: reports `sdcard`, prints and FTPS uploads need it."""
+        self.sdcard.inserted = bool(inserted)
+        self.state["sdcard"] = bool(inserted)
+
     async def reboot(self, downtime_s: float = 1.0) -> None:
         """Power cycle: every connection drops, the job is lost, state returns to IDLE."""
         self.reboots += 1

@@ -310,3 +310,15 @@ async def test_stop_during_reboot_leaves_everything_down(tmp_path):
     assert not p.online
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_sd_card_removed(p1s, mqtt_client):
+    write_3mf(p1s.sd_path / "j.3mf", print_time_s=60, layers=2)
+    p1s.set_sd_card_inserted(False)
+    with pytest.raises(ftplib.error_perm, match="553 Could not create file"):
+        await asyncio.to_thread(_upload, p1s.ftps_port, "x.3mf", b"x")
+    mqtt_client.send(project_file("j.3mf"))
+    state = await mqtt_client.wait_state(lambda s: s.get("gcode_state") == "FAILED")
+    assert state["print_error"] == 0x0500400C and state["sdcard"] is False
+    p1s.set_sd_card_inserted(True)
+    assert (await asyncio.to_thread(_upload, p1s.ftps_port, "x.3mf", b"x")).startswith("226")
