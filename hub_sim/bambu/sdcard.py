@@ -56,6 +56,9 @@ class SdCard:
         self.root = Path(root)
         self.capacity_bytes = capacity_bytes
         self.inserted = True
+        self._make_layout()
+
+    def _make_layout(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         for sub in SD_LAYOUT:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
@@ -73,7 +76,7 @@ class SdCard:
     def wipe(self) -> None:
         """Empty the card (keeps the folder layout)."""
         shutil.rmtree(self.root, ignore_errors=True)
-        self.__init__(self.root, self.capacity_bytes)
+        self._make_layout()
 
     def resolve(self, url: str, file_name: str) -> Path:
         """Map a project_file `url`/`file` pair to a path on the card (not checked to exist)."""
