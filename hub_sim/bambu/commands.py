@@ -178,7 +178,7 @@ class CommandHandler:
         file_name = body.get("file") if isinstance(body.get("file"), str) else ""
         param = body.get("param") if isinstance(body.get("param"), str) else ""
         md5 = body.get("md5") if isinstance(body.get("md5"), str) else ""
-        name = body.get("subtask_name") or ""
+        name = body.get("subtask_name") if isinstance(body.get("subtask_name"), str) else ""
         if not name:
             base = (file_name or url).rsplit("/", 1)[-1]
             name = re.sub(r"(\.gcode)?\.3mf$", "", base)

@@ -395,3 +395,12 @@ async def test_gcode_file_prints_a_bare_gcode(client, printer):
     client.send({"print": {"command": "gcode_file", "param": "/sdcard/missing.gcode"}})
     state = await client.wait_state(lambda s: s.get("gcode_state") == "FAILED")
     assert state["print_error"] == ERR_FILE_NOT_AVAILABLE
+
+
+async def test_project_file_with_wrong_types_does_not_break_the_printer(client, printer):
+    write_3mf(printer.sd_path / "t.3mf", print_time_s=60, layers=2)
+    client.send({"print": {"command": "project_file", "param": 5, "url": ["x"], "subtask_name": 3}})
+    state = await client.wait_state(lambda s: s.get("gcode_state") == "FAILED")
+    assert state["print_error"] != 0 and isinstance(printer.state["subtask_name"], str)
+    client.send(project_file("t.3mf"))
+    await client.wait_state(lambda s: s.get("gcode_state") == "FINISH")
