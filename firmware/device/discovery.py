@@ -8,6 +8,7 @@ show up (broadcasts do not cross routers): the cloud can always add one by IP by
 """
 
 import asyncio
+import os
 import socket
 import time
 
@@ -135,8 +136,18 @@ def _source_ip(addr):
 MAX_DURATION_S = const(60)  # longest listen a command may ask for
 
 
-async def handle(msg, link, port=SSDP_PORT):
+def listen_port():
+    """UDP port to listen on: 2021, or $PRINTFARM_SSDP_PORT on the unix port (many simulated
+    hubs and printers share one machine there)."""
+    getenv = getattr(os, "getenv", None)  # the ESP32 port has no environment
+    value = getenv("PRINTFARM_SSDP_PORT") if getenv else None
+    return int(value) if value else SSDP_PORT
+
+
+async def handle(msg, link, port=None):
     """The application's entry for discover_printers: listen, send printer_discovered, ack."""
+    if port is None:
+        port = listen_port()
     duration = msg.get("duration_s", 10)
     if not isinstance(duration, int) or not 0 < duration <= MAX_DURATION_S:
         return {
