@@ -60,6 +60,21 @@ def _slug_for(name: str) -> str:
     return f"{base}-{secrets.token_hex(3)}"
 
 
+def _create_account(email: str, password_hash: str, name: str | None, now: int) -> User:
+    """Insert the user and its credential (inside the caller's write transaction)."""
+    if User.select().where(User.email == email).exists():
+        raise conflict("email", "an account with this email already exists")
+    user = User.create(id=new_id(), email=email, name=name, created_at=now, updated_at=now)
+    UserCredential.create(
+        user_id=user.id,
+        password_hash=password_hash,
+        password_changed_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    return user
+
+
 def register(
     hasher: PasswordHasher, email: str, password: str, name: str | None, tenant_name: str
 ) -> tuple[dict, dict]:
@@ -69,16 +84,7 @@ def register(
     now = now_ms()
     try:
         with write_transaction(database_proxy.obj), system_access():
-            if User.select().where(User.email == email).exists():
-                raise conflict("email", "an account with this email already exists")
-            user = User.create(id=new_id(), email=email, name=name, created_at=now, updated_at=now)
-            UserCredential.create(
-                user_id=user.id,
-                password_hash=password_hash,
-                password_changed_at=now,
-                created_at=now,
-                updated_at=now,
-            )
+            user = _create_account(email, password_hash, name, now)
             tenant = Tenant.create(
                 id=new_id(),
                 name=tenant_name,
@@ -91,6 +97,25 @@ def register(
         # Two registrations of the same email racing: the unique index decides.
         raise conflict("email", "an account with this email already exists") from None
     return user_dict(user), tenant_dict(tenant)
+
+
+def register_invited(
+    hasher: PasswordHasher, email: str, password: str, name: str | None, invitation_token: str
+) -> tuple[dict, dict, str]:
+    """Create the account and join the inviting tenant in one transaction: (user, tenant, role).
+    A bad token or another email leaves no account behind."""
+    from cloud.services.members import accept_invitation  # members builds on this module
+
+    email = normalise_email(email)
+    password_hash = hasher.hash(password)
+    now = now_ms()
+    try:
+        with write_transaction(database_proxy.obj), system_access():
+            user = _create_account(email, password_hash, name, now)
+            tenant, role = accept_invitation(invitation_token, user.id)
+    except peewee.IntegrityError:
+        raise conflict("email", "an account with this email already exists") from None
+    return user_dict(user), tenant, role
 
 
 def user_dict(user: User) -> dict:
