@@ -106,7 +106,7 @@ async def _session(
         required=("email", "password"),
     ),
     response=SESSION_SCHEMA,
-    errors=(403,),
+    errors=(403, 404),
     example={
         "email": "owner@example.com",
         "password": "correct horse battery",

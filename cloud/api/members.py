@@ -144,7 +144,7 @@ async def revoke_invitation(call: Call):
 
 
 @ops.post(
-    "/api/v1/invitations/accept",
+    "/api/v1/auth/accept-invitation",
     role=USER,
     resource="invitation",
     body=obj({"token": {"type": "string", "minLength": 1, "maxLength": 200}}, required=("token",)),

@@ -171,9 +171,9 @@ async def test_existing_account_accepts_and_admin_revokes(live_server):
     r = await admin.api.post("/api/v1/invitations", json={"email": carol.email, "role": "viewer"})
     token = r.json["token"]
     stranger = await live_server.register()
-    r = await stranger.api.post("/api/v1/invitations/accept", json={"token": token})
+    r = await stranger.api.post("/api/v1/auth/accept-invitation", json={"token": token})
     assert r.status == 403
-    r = await carol.api.post("/api/v1/invitations/accept", json={"token": token})
+    r = await carol.api.post("/api/v1/auth/accept-invitation", json={"token": token})
     assert r.status == 200 and r.json == {"tenant": r.json["tenant"], "role": "viewer"}
     assert r.json["tenant"]["id"] == owner.tenant_id
     switched = await live_server.client().post(
@@ -189,5 +189,5 @@ async def test_existing_account_accepts_and_admin_revokes(live_server):
     invitation_id, token = r.json["id"], r.json["token"]
     assert (await admin.api.delete(f"/api/v1/invitations/{invitation_id}")).status == 204
     later = await live_server.register(email="later@example.com")
-    r = await later.api.post("/api/v1/invitations/accept", json={"token": token})
+    r = await later.api.post("/api/v1/auth/accept-invitation", json={"token": token})
     assert (r.status, r.error_code) == (404, "not_found")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import jsonschema_rs
+import pytest
 
 from cloud.api.operations import OperationGroup, register
 from tests.cloud.declared import fill_path, operations, valid_body
@@ -147,6 +148,7 @@ async def _start_cli_server(tmp_path) -> tuple[subprocess.Popen, str]:
                 return process, entry["url"]
 
 
+@pytest.mark.slow  # ~1 min for the core routes; grows with every route (examples per operation)
 async def test_schemathesis_finds_no_server_errors(tmp_path):
     process, url = await _start_cli_server(tmp_path)
     drain = asyncio.create_task(process.stderr.read())  # keep the log pipe from filling up
@@ -174,7 +176,7 @@ async def test_schemathesis_finds_no_server_errors(tmp_path):
             "--exclude-operation-id",
             "delete_tenant",  # would end the run's own tenant
             "--max-examples",
-            "8",
+            os.environ.get("PRINTFARM_FUZZ_EXAMPLES", "5"),
             "--seed",
             "20261129",
             "--workers",
