@@ -13,8 +13,9 @@ KEYS_FILE_NAME = "keys.json"
 
 # Every secret the service needs, each 32 random bytes: HS256 signing key for access tokens,
 # AES-256-GCM key for secrets at rest (printer access codes, integration secrets), HMAC key for
-# signed storage URLs. PRINTFARM_<NAME> (base64) overrides the file, e.g. for several processes.
-SECRET_NAMES = ("jwt_secret", "secretbox_key", "url_signing_key")
+# signed storage URLs, the factory key of `printfarm hub provision` (POST /api/v1/admin/hubs).
+# PRINTFARM_<NAME> (base64) overrides the file, e.g. for several processes.
+SECRET_NAMES = ("jwt_secret", "secretbox_key", "url_signing_key", "provisioning_key")
 
 ACCESS_TOKEN_TTL_MS = 15 * 60 * 1000
 REFRESH_TOKEN_TTL_MS = 30 * 24 * 3600 * 1000

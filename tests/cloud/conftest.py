@@ -21,9 +21,7 @@ from aiohttp import web
 
 from cloud.app import create_app
 from cloud.config import Config, RateLimit, load_secrets
-from cloud.db import open_database
-from cloud.db.migrate import migrate
-from tests.conftest import PG_ADMIN_URL, postgres_database, sqlite_url
+from tests.conftest import postgres_database, sqlite_url
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 # Argon2id with test-sized cost (1 pass, 8 MiB): same algorithm and code path, ~100x faster.
@@ -221,7 +219,7 @@ async def running_server(config: Config, setup=None):
 async def server_on(backend: str, tmp_path, setup=None, **overrides):
     """A live server over a fresh database of `backend` ('sqlite' or 'postgresql')."""
     if backend == "postgresql":
-        with _postgres_copy(overrides.pop("pg_template", None)) as url:
+        with postgres_database(migrated=True) as url:
             async with running_server(make_config(tmp_path, url, **overrides), setup) as server:
                 yield server
     else:
@@ -230,47 +228,10 @@ async def server_on(backend: str, tmp_path, setup=None, **overrides):
             yield server
 
 
-@contextlib.contextmanager
-def _postgres_copy(template: str | None):
-    """A fresh PostgreSQL database: a copy of the migrated template (fast), else an empty one."""
-    if template is None:
-        with postgres_database() as url:
-            yield url
-        return
-    admin = open_database(PG_ADMIN_URL)
-    name = f"pf_test_{uuid.uuid4().hex[:12]}"
-    admin.connect()
-    try:
-        admin.execute_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    finally:
-        admin.close()
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        admin.connect()
-        try:
-            admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            admin.close()
-
-
-@pytest.fixture(scope="session")
-def pg_template():
-    """Name of a migrated PostgreSQL database that tests copy (CREATE DATABASE ... TEMPLATE)."""
-    with postgres_database("pf_template") as url:
-        database = open_database(url)
-        migrate(database)
-        database.close_all()
-        yield url.rsplit("/", 1)[1]
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def live_server(request, tmp_path):
     """A live server on SQLite, and once more on PostgreSQL."""
-    extra = {}
-    if request.param == "postgresql":
-        extra["pg_template"] = request.getfixturevalue("pg_template")
-    async with server_on(request.param, tmp_path, **extra) as server:
+    async with server_on(request.param, tmp_path) as server:
         yield server
 
 
