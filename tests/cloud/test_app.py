@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from cloud.config import Config, load_secrets
+from cloud.keys import OPERATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -203,3 +204,21 @@ async def test_undecodable_path_ids_are_404(sqlite_server):
     owner = await sqlite_server.register()
     r = await owner.api.get("/api/v1/printers/%ED%A0%80")
     assert r.status == 404
+
+
+async def test_allow_header_lists_only_the_declared_methods(sqlite_server):
+    # /api/v1/auth/accept-invitation and the like are static; a sibling {id} route must not leak
+    # its methods into Allow.
+    anon = sqlite_server.client()
+    r = await anon.request("OPTIONS", "/api/v1/auth/login")
+    assert r.status == 405 and r.headers["Allow"] == "POST"
+    ops = {(op.method, op.path) for op in sqlite_server.app[OPERATIONS].operations}
+    for path in sorted({p for _, p in ops}):
+        if "{" in path:
+            continue
+        r = await anon.request("OPTIONS", path)
+        declared = sorted(m for m, p in ops if p == path)
+        assert r.status == 405 and r.headers["Allow"].split(",") == declared, (
+            path,
+            r.headers.get("Allow"),
+        )
