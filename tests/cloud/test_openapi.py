@@ -12,7 +12,6 @@ from pathlib import Path
 
 import aiohttp
 import jsonschema_rs
-import pytest
 
 from cloud.api.operations import OperationGroup, register
 from tests.cloud.declared import fill_path, operations, valid_body
@@ -154,7 +153,6 @@ async def _start_cli_server(tmp_path) -> tuple[subprocess.Popen, str]:
                 return process, entry["url"]
 
 
-@pytest.mark.slow  # ~1 min for the core routes; grows with every route (examples per operation)
 async def test_schemathesis_finds_no_server_errors(tmp_path):
     process, url = await _start_cli_server(tmp_path)
     drain = asyncio.create_task(process.stderr.read())  # keep the log pipe from filling up
@@ -181,8 +179,12 @@ async def test_schemathesis_finds_no_server_errors(tmp_path):
             "positive_data_acceptance",
             "--exclude-operation-id",
             "delete_tenant",  # would end the run's own tenant
+            # Bounded: a few hundred cases in all by default. A deeper run:
+            # PRINTFARM_FUZZ_EXAMPLES=20 PRINTFARM_FUZZ_PHASES=examples,coverage,fuzzing,stateful
             "--max-examples",
-            os.environ.get("PRINTFARM_FUZZ_EXAMPLES", "5"),
+            os.environ.get("PRINTFARM_FUZZ_EXAMPLES", "3"),
+            "--phases",
+            os.environ.get("PRINTFARM_FUZZ_PHASES", "examples,fuzzing,stateful"),
             "--seed",
             "20261129",
             "--workers",
@@ -200,7 +202,7 @@ async def test_schemathesis_finds_no_server_errors(tmp_path):
         )
         assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
         generated = re.search(r"(\d+) generated", result.stdout)
-        assert generated and int(generated.group(1)) >= 200, result.stdout[-3000:]
+        assert generated and int(generated.group(1)) >= 100, result.stdout[-3000:]
         assert "failure" not in result.stdout.splitlines()[-1]
     finally:
         process.send_signal(signal.SIGTERM)
