@@ -36,6 +36,9 @@ async def test_healthz_and_metrics(live_server):
         'printfarm_http_errors_total{code="not_found",method="GET",route="/api/v1/printers/{id}"} 1.0'
         in text
     )
+    await owner.api.post("/api/v1/printers", json={"name": "P1", "model": "P1S"})
+    text = (await anon.get("/metrics")).body.decode()
+    assert "printfarm_printers_online_ratio 0.0" in text  # one printer, not connected
     for gauge in (
         "printfarm_hub_connections",
         "printfarm_dashboard_connections",
