@@ -404,6 +404,15 @@ async def _rate_limit(call: Call, op: Operation) -> None:
         await limiter.hit("upload", call.ctx.tenant_id)
 
 
+_TRANSIENT_MARKERS = ("locked", "busy", "connection", "server closed", "terminating", "timeout")
+
+
+def _transient(exc: Exception) -> bool:
+    """A database error that retrying can cure (lock contention, a dropped connection)."""
+    text = str(exc).lower()
+    return isinstance(exc, peewee.InterfaceError) or any(m in text for m in _TRANSIENT_MARKERS)
+
+
 def _encodable(text: str) -> bool:
     try:
         text.encode()
@@ -433,6 +442,16 @@ def _make_route_handler(op: Operation):
         except peewee.DataError:
             raise ApiError(
                 422, "validation_error", "a value is out of range for its field"
+            ) from None
+        except (peewee.OperationalError, peewee.InterfaceError) as exc:
+            if not _transient(exc):
+                raise  # a bug (bad SQL): logged as a 500
+            log.warning("database unavailable in %s: %s", op.operation_id, exc)
+            raise ApiError(
+                503,
+                "unavailable",
+                "database busy or unreachable; retry",
+                headers={"Retry-After": "1"},
             ) from None
         if op.audit and not call.audit.skip:
             await _write_audit(call, result)

@@ -53,9 +53,9 @@ def memberships(user_id: str) -> list[dict]:
         ]
 
 
-def _slug_for(name: str) -> str:
+def _slug_for(name: str, force_suffix: bool = False) -> str:
     base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "farm"
-    if not Tenant.select().where(Tenant.slug == base).exists():
+    if not force_suffix and not Tenant.select().where(Tenant.slug == base).exists():
         return base
     return f"{base}-{secrets.token_hex(3)}"
 
@@ -82,21 +82,27 @@ def register(
     email = normalise_email(email)
     password_hash = hasher.hash(password)  # slow: before taking the write lock
     now = now_ms()
-    try:
-        with write_transaction(database_proxy.obj), system_access():
-            user = _create_account(email, password_hash, name, now)
-            tenant = Tenant.create(
-                id=new_id(),
-                name=tenant_name,
-                slug=_slug_for(tenant_name),
-                created_at=now,
-                updated_at=now,
-            )
-            TenantMember.create(tenant_id=tenant.id, user_id=user.id, role="owner", created_at=now)
-    except peewee.IntegrityError:
-        # Two registrations of the same email racing: the unique index decides.
-        raise conflict("email", "an account with this email already exists") from None
-    return user_dict(user), tenant_dict(tenant)
+    for attempt in range(3):
+        try:
+            with write_transaction(database_proxy.obj), system_access():
+                user = _create_account(email, password_hash, name, now)
+                tenant = Tenant.create(
+                    id=new_id(),
+                    name=tenant_name,
+                    slug=_slug_for(tenant_name, force_suffix=attempt > 0),
+                    created_at=now,
+                    updated_at=now,
+                )
+                TenantMember.create(
+                    tenant_id=tenant.id, user_id=user.id, role="owner", created_at=now
+                )
+            return user_dict(user), tenant_dict(tenant)
+        except peewee.IntegrityError:
+            # Racing registrations: the unique indexes decide. Same email: refused. Same tenant
+            # slug: try again with a suffixed slug.
+            if User.select().where(User.email == email).exists():
+                raise conflict("email", "an account with this email already exists") from None
+    raise conflict("tenant_name", "no free tenant slug for this name; try another name")
 
 
 def register_invited(

@@ -225,3 +225,37 @@ async def test_allow_header_lists_only_the_declared_methods(sqlite_server):
             path,
             r.headers.get("Allow"),
         )
+
+
+def _failing_routes(app):
+    import peewee
+
+    from cloud.api.operations import PUBLIC, OperationGroup, register
+
+    group = OperationGroup(tag="test")
+
+    @group.get("/api/v1/test-locked", role=PUBLIC, response={"type": "object"})
+    async def locked(call):
+        def work():
+            raise peewee.OperationalError("database is locked")
+
+        return await call.db(work)
+
+    @group.get("/api/v1/test-bad-sql", role=PUBLIC, response={"type": "object"})
+    async def bad_sql(call):
+        def work():
+            raise peewee.OperationalError("no such column: nonsense")
+
+        return await call.db(work)
+
+    register(app, group)
+
+
+async def test_transient_database_errors_are_503_and_bugs_500(server_factory):
+    async with server_factory(setup=_failing_routes) as server:
+        anon = server.client()
+        r = await anon.get("/api/v1/test-locked")
+        assert (r.status, r.error_code, r.headers["Retry-After"]) == (503, "unavailable", "1")
+        r = await anon.get("/api/v1/test-bad-sql")
+        assert (r.status, r.error_code) == (500, "internal_error")
+        assert "nonsense" not in r.body.decode()  # internals stay in the log
