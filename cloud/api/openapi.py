@@ -44,6 +44,7 @@ def _error_statuses(op: Operation) -> list[int]:
         statuses.append(403)
     if op.operation_id == "healthz":
         statuses.append(503)
+    statuses.extend(op.error_statuses)
     return sorted(set(statuses))
 
 

@@ -72,6 +72,9 @@ class Operation:
     # Non-JSON responses (CSV, files, redirects): OpenAPI content map; handler returns a Response.
     response_content: dict | None = None
     example: dict | None = None  # a valid request body (OpenAPI example; used by generic tests)
+    # Error statuses the handler itself answers beyond the derived ones (e.g. 401 of a public
+    # webhook whose signature does not verify), so OpenAPI documents them.
+    error_statuses: tuple[int, ...] = ()
     description: str = ""
     _body_validator: Any = field(default=None, repr=False)
     _response_validator: Any = field(default=None, repr=False)

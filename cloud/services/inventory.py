@@ -32,8 +32,8 @@ INVENTORY = crud.Resource(
         "color": text(100),
         "material": text(50),
         "current_stock": integer(0, MAX_STOCK, create_only=True),  # later changes: adjustments
-        "low_stock_threshold": integer(0, MAX_STOCK),
-        "quantity_per_sku": integer(1, 10_000),
+        "low_stock_threshold": integer(0, MAX_STOCK, nullable=False),
+        "quantity_per_sku": integer(1, 10_000, nullable=False),
         "unit_price": integer(0),
         "extra_cost": integer(0),
         "profit_margin": integer(-1_000_000, 1_000_000),

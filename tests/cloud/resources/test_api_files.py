@@ -126,6 +126,14 @@ async def test_raw_body_upload_and_bad_uploads_leave_nothing(sqlite_server, tmp_
     form.add_field("name", "nofile.3mf")
     r = await owner.api.post("/api/v1/files", data=form)
     assert (r.status, r.json["error"]["field"]) == (422, "file")
+    # Found by schemathesis: broken multipart framing is a 400, not a 500.
+    garbage = b"--b0undary\r\n-2.25e+235--b0undary--\r\n"
+    r = await owner.api.post(
+        "/api/v1/files",
+        data=garbage,
+        headers={"Content-Type": "multipart/form-data; boundary=b0undary"},
+    )
+    assert (r.status, r.error_code) == (400, "bad_request"), r.json
     assert stored(sqlite_server) == before
 
 
