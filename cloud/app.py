@@ -16,6 +16,7 @@ from cloud.api import (
     colors,
     files,
     health,
+    hubs,
     integrations,
     inventory,
     members,
@@ -37,6 +38,7 @@ from cloud.db.migrate import migrate
 from cloud.errors import error_middleware
 from cloud.keys import CONFIG, DATABASE, KV, METRICS, PASSWORDS, RATE_LIMITER, SECRETBOX, TOKENS
 from cloud.logging import request_id_middleware
+from cloud.realtime import runtime as realtime_runtime
 from cloud.security.passwords import PasswordHasher
 from cloud.security.secretbox import SecretBox
 from cloud.security.tokens import AccessTokens
@@ -87,6 +89,8 @@ def create_app(config: Config, *, run_migrations: bool = True) -> web.Applicatio
     automation.setup(app)
     analytics.setup(app)
     integrations.setup(app)
+    realtime_runtime.setup(app)
+    hubs.setup(app)
     openapi.setup(app)  # last: documents every operation registered above
     return app
 

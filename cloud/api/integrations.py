@@ -96,7 +96,7 @@ async def delete_shopify_integration(call: Call):
     request_content={"application/json": {"schema": {"type": "object"}}},
     response=WEBHOOK_RESULT,
     action="order.shopify_webhook",
-    error_statuses=(401,),
+    errors=(401,),
     description="Called by Shopify. X-Shopify-Hmac-Sha256 must be the base64 HMAC-SHA256 of "
     "the raw body under the shop's webhook secret; orders are created once per Shopify id.",
 )

@@ -27,7 +27,7 @@ _ERROR_TEXT = {
 
 
 def _error_statuses(op: Operation) -> list[int]:
-    statuses = [422]
+    statuses = [422, *op.errors]
     if op.body is not None or op.request_content is not None:
         statuses += [400, 413, 415]
     if op.access != PUBLIC:
@@ -44,7 +44,6 @@ def _error_statuses(op: Operation) -> list[int]:
         statuses.append(403)
     if op.operation_id == "healthz":
         statuses.append(503)
-    statuses.extend(op.error_statuses)
     return sorted(set(statuses))
 
 

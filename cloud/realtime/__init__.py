@@ -1,0 +1,1 @@
+"""Real-time core: hub and dashboard WebSockets, the broker between processes, status coalescing."""
