@@ -20,6 +20,7 @@ _ERROR_TEXT = {
     409: "Conflicts with an existing record",
     413: "Request body too large",
     415: "Unsupported media type",
+    416: "Requested byte range is outside the object",
     422: "A field is invalid (error.field names it)",
     429: "Rate limited (see Retry-After)",
     503: "Service unavailable",

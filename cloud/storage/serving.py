@@ -119,11 +119,17 @@ def signed_download_handler(storage: Storage, signer: UrlSigner):
     return handle
 
 
-def add_signed_download_route(app: web.Application, storage: Storage, signer: UrlSigner) -> None:
-    """Mount GET and HEAD `/storage/{key}`: the one download path for browsers and hubs."""
-    app.router.add_get(
-        SIGNED_PATH_PREFIX + "{key:.+}", signed_download_handler(storage, signer), allow_head=True
-    )
+SIGNED_ROUTE = SIGNED_PATH_PREFIX + "{key}"  # the key arrives %2F-encoded, as one segment
+
+
+def add_signed_download_route(
+    app: web.Application, storage: Storage, signer: UrlSigner, *, head_only: bool = False
+) -> None:
+    """Mount GET and HEAD `/storage/{key}` (HEAD only when GET is declared as an operation)."""
+    handler = signed_download_handler(storage, signer)
+    app.router.add_route("HEAD", SIGNED_ROUTE, handler)
+    if not head_only:
+        app.router.add_route("GET", SIGNED_ROUTE, handler)
 
 
 def setup(app: web.Application) -> None:
@@ -134,7 +140,8 @@ def setup(app: web.Application) -> None:
     config = app[CONFIG]
     app[STORAGE] = open_storage(config.storage_url)
     app[URL_SIGNER] = UrlSigner(config.secret("url_signing_key"))
-    add_signed_download_route(app, app[STORAGE], app[URL_SIGNER])
+    # GET is declared in cloud.api.files through the operation layer (documented in OpenAPI).
+    add_signed_download_route(app, app[STORAGE], app[URL_SIGNER], head_only=True)
 
     async def close(app: web.Application) -> None:
         await app[STORAGE].close()

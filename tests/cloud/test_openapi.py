@@ -64,9 +64,14 @@ def _check(document: dict, op, response) -> None:
     entry = document["paths"][op.path][op.method.lower()]
     declared = entry["responses"].get(str(response.status))
     assert declared is not None, (op.method, op.path, response.status, response.json)
-    content = declared.get("content", {}).get("application/json")
+    media_types = declared.get("content", {})
+    content = media_types.get("application/json")
     if content is None:
-        assert not response.body, (op.method, op.path)
+        if media_types:  # a declared non-JSON body (CSV, image, file): its type must match
+            served = response.headers.get("Content-Type", "").split(";")[0].strip()
+            assert served in media_types, (op.method, op.path, served, list(media_types))
+        else:
+            assert not response.body, (op.method, op.path)
         return
     validator = jsonschema_rs.Draft202012Validator(_resolve(document, content["schema"]))
     errors = [e.message for e in validator.iter_errors(response.json)]
