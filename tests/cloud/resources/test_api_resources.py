@@ -46,7 +46,7 @@ async def test_catalog_stock_and_orders_flow(live_server):
             json={"product_sku_id": sku.json["id"], "current_stock": 3, "low_stock_threshold": 5},
         )
     ).json
-    low = await api.get("/api/v1/inventory/low-stock")
+    low = await api.get("/api/v1/inventory", params={"low_stock": "true"})
     assert [g["id"] for g in low.json["items"]] == [good["id"]]
     r = await api.post(
         f"/api/v1/inventory/{good['id']}/adjustments",
@@ -63,7 +63,8 @@ async def test_catalog_stock_and_orders_flow(live_server):
     assert (r.status, r.json["error"]["field"]) == (422, "reason")
     ledger = await api.get(f"/api/v1/inventory/{good['id']}/adjustments")
     assert [e["reason"] for e in ledger.json["items"]] == ["print_completed", "initial_stock"]
-    assert (await api.get("/api/v1/inventory/low-stock")).json["total"] == 0
+    assert (await api.get("/api/v1/inventory", params={"low_stock": "true"})).json["total"] == 0
+    assert (await api.get("/api/v1/inventory", params={"low_stock": "false"})).json["total"] == 1
 
     order = await api.post(
         "/api/v1/orders",
@@ -158,12 +159,12 @@ async def test_automation_rule_errors_name_the_json_path(sqlite_server):
     rule = {
         "name": "Idle",
         "trigger_type": "printer_idle",
-        "trigger_config": {"idle_minutes": 30},
+        "trigger_config": {"printer_ids": []},
         "actions": [{"type": "pause_printer"}],
     }
     assert (await operator.api.post("/api/v1/automation/rules", json=rule)).status == 403
     r = await owner.api.post("/api/v1/automation/rules", json=rule)
-    assert r.status == 201 and r.json["trigger_config"] == {"idle_minutes": 30}
+    assert r.status == 201 and r.json["trigger_config"] == {"printer_ids": []}
     bad = {**rule, "actions": [{"type": "send_webhook", "url": "file:///etc/passwd"}]}
     r = await owner.api.post("/api/v1/automation/rules", json=bad)
     assert (r.status, r.json["error"]["field"]) == (422, "actions[0].url")
