@@ -33,6 +33,7 @@ PLATE = obj(
 )
 DETAILS = {
     "sha256": _TEXT,
+    "md5": _TEXT,
     "plate_count": {"type": ["integer", "null"]},
     "printer_model": _TEXT,
     "slicer_version": _TEXT,
@@ -50,6 +51,7 @@ SIGNED = obj(
         "expires_at": TIMESTAMP,
         "size": {"type": ["integer", "null"]},
         "sha256": _TEXT,
+        "md5": _TEXT,
     },
     required=("url", "path", "expires_at"),
 )

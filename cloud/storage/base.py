@@ -38,11 +38,14 @@ class InvalidKey(StorageError, ValueError):
 
 @dataclass(frozen=True)
 class StoredObject:
-    """What a completed put wrote: its key, byte count and SHA-256 (lower-case hex)."""
+    """What a completed put wrote: its key, byte count, SHA-256 and MD5 (lower-case hex).
+
+    MD5 is not for security: it is what hubs and printers compare a transferred file with."""
 
     key: str
     size: int
     sha256: str
+    md5: str = ""
 
 
 def check_key(key: str) -> str:
@@ -80,6 +83,7 @@ class Spool(abc.ABC):
 
     size: int
     sha256: str
+    md5: str
 
     @property
     @abc.abstractmethod

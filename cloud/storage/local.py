@@ -28,11 +28,12 @@ DISK_THREADS = 4
 class LocalSpool(Spool):
     """A temporary file inside the storage root holding one received upload."""
 
-    def __init__(self, storage: "LocalFolderStorage", path: Path, size: int, sha256: str):
+    def __init__(self, storage: "LocalFolderStorage", path: Path, size: int, sha256: str, md5: str):
         self._storage = storage
         self._path = path
         self.size = size
         self.sha256 = sha256
+        self.md5 = md5
 
     @property
     def path(self) -> Path:
@@ -65,6 +66,7 @@ class LocalFolderStorage(Storage):
         path = self._spool_dir / f"{uuid.uuid4().hex}.part"
         handle = await self._run(open, path, "wb")
         digest = hashlib.sha256()
+        md5 = hashlib.md5(usedforsecurity=False)
         size = 0
         pending: list[bytes] = []
         pending_size = 0
@@ -76,6 +78,7 @@ class LocalFolderStorage(Storage):
                 if size > max_bytes:
                     raise ObjectTooLarge(max_bytes)
                 digest.update(chunk)
+                md5.update(chunk)
                 pending.append(chunk)
                 pending_size += len(chunk)
                 if pending_size >= WRITE_BUFFER_BYTES:
@@ -89,14 +92,14 @@ class LocalFolderStorage(Storage):
             await asyncio.shield(self._run(_close_and_unlink, handle, path))
             raise
         await self._run(handle.close)
-        return LocalSpool(self, path, size, digest.hexdigest())
+        return LocalSpool(self, path, size, digest.hexdigest(), md5.hexdigest())
 
     async def commit(self, spool: Spool, key: str) -> StoredObject:
         if not isinstance(spool, LocalSpool) or spool._storage is not self:
             raise TypeError("spool belongs to another storage")
         target = self.path_of(key)
         await self._run(_rename_into_place, spool.path, target)
-        return StoredObject(key=key, size=spool.size, sha256=spool.sha256)
+        return StoredObject(key=key, size=spool.size, sha256=spool.sha256, md5=spool.md5)
 
     async def open(
         self, key: str, start: int = 0, end: int | None = None, chunk_size: int = 256 * 1024

@@ -45,6 +45,7 @@ async def test_put_streams_hashes_and_reads_back(storage):
     stored = await storage.put(key, stream(data), max_bytes=2_000_000)
     assert stored.size == len(data)
     assert stored.sha256 == hashlib.sha256(data).hexdigest()
+    assert stored.md5 == hashlib.md5(data).hexdigest()
     assert key == "tenant-a/print-files/file-1.3mf"
     assert await storage.exists(key)
     assert await storage.size(key) == len(data)
