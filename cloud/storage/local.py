@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,8 @@ SPOOL_DIR_NAME = ".spool"
 # Incoming chunks are gathered to this size before one write on the pool: fewer thread hops.
 WRITE_BUFFER_BYTES = 512 * 1024
 DISK_THREADS = 4
+# Spool files older than this at start-up were left by a crashed process: no upload takes a day.
+STALE_SPOOL_SECONDS = 24 * 3600
 
 
 class LocalSpool(Spool):
@@ -50,6 +53,7 @@ class LocalFolderStorage(Storage):
         self.root = Path(root).resolve()
         self._spool_dir = self.root / SPOOL_DIR_NAME
         self._spool_dir.mkdir(parents=True, exist_ok=True)
+        self.removed_stale_spools = _sweep_stale(self._spool_dir, time.time() - STALE_SPOOL_SECONDS)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="storage")
 
     def __repr__(self) -> str:
@@ -138,6 +142,19 @@ class LocalFolderStorage(Storage):
 
     async def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+def _sweep_stale(folder: Path, older_than: float) -> int:
+    """Delete spool files last written before `older_than` (epoch seconds); returns the count."""
+    removed = 0
+    for path in folder.glob("*.part"):
+        try:
+            if path.stat().st_mtime < older_than:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass  # another process swept it first
+    return removed
 
 
 def _file_size(path: Path) -> int:

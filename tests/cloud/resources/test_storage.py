@@ -215,3 +215,19 @@ async def test_signed_download_refuses_bad_signatures(served):
     missing = signer.sign(print_file_key("tenant-a", "nope"))
     async with session.get(missing.absolute(base)) as response:
         assert response.status == 404
+
+
+def test_stale_spool_files_are_swept_at_start(tmp_path):
+    import os
+    import time
+
+    spool = tmp_path / "s" / ".spool"
+    spool.mkdir(parents=True)
+    old, fresh = spool / "old.part", spool / "fresh.part"
+    old.write_bytes(b"left by a crash")
+    fresh.write_bytes(b"an upload in progress in another process")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    store = LocalFolderStorage(tmp_path / "s")
+    assert store.removed_stale_spools == 1
+    assert not old.exists() and fresh.exists()
