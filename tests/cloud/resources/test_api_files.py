@@ -177,3 +177,24 @@ async def test_upload_size_limit_and_dropped_connection(sqlite_server, tmp_path,
     # The server is still healthy and accepts the complete upload afterwards.
     r = await upload_multipart(owner, path, name="drop.3mf")
     assert r.status == 201, r.json
+
+
+async def test_uploads_are_rate_limited_per_tenant(server_factory, tmp_path):
+    from cloud.config import RateLimit
+    from tests.cloud.conftest import TEST_RATE_LIMITS
+
+    limits = {**TEST_RATE_LIMITS, "upload": RateLimit(2, 3_600_000)}
+    path = tmp_path / "p.3mf"
+    write_bambu_3mf(path)
+    async with server_factory(rate_limits=limits) as server:
+        owner = await server.register()
+        colleague = await server.member_of(owner, "operator")
+        for name, account in (("a.3mf", owner), ("b.3mf", colleague)):
+            assert (await upload_multipart(account, path, name=name)).status == 201
+        # The third upload of the tenant within the hour, whoever sends it, is refused.
+        r = await upload_multipart(colleague, path, name="c.3mf")
+        assert (r.status, r.error_code) == (429, "rate_limited"), r.json
+        assert int(r.headers["Retry-After"]) > 0
+        other = await server.register()  # another tenant has its own budget
+        assert (await upload_multipart(other, path, name="c.3mf")).status == 201
+        assert (await owner.api.get("/api/v1/files")).json["total"] == 2
