@@ -3,7 +3,7 @@
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from cloud.api.operations import PUBLIC, Call, OperationGroup, Param, register
+from cloud.api.operations import Call, OperationGroup, Param, register
 from cloud.api.resource_routes import declare_crud, row_schema
 from cloud.api.schemas import TIMESTAMP, obj
 from cloud.errors import ApiError, validation_error
@@ -206,26 +206,6 @@ declare_crud(
 async def delete_file(call: Call):
     """Delete a print file and its stored 3MF and thumbnail (409 while print jobs use it)."""
     await service.delete_print_file(call.db, call.app[STORAGE], call.ctx, call.params["id"])
-
-
-@ops.get(
-    serving.SIGNED_ROUTE,
-    role=PUBLIC,
-    query=[
-        Param("expires", {"type": "string", "maxLength": 20}, "expiry, epoch ms (signed)"),
-        Param("signature", {"type": "string", "maxLength": 128}, "hex HMAC-SHA256"),
-    ],
-    response_content={"application/octet-stream": {"schema": _BINARY}},
-    errors=(403, 416),
-    description="The download URL of stored objects (3MF files, thumbnails), for browsers and "
-    "hubs alike: no token, an HMAC-SHA256 signature over method, key and expiry instead. "
-    "Supports `Range: bytes=` (206) so an interrupted download resumes; HEAD gives the size.",
-)
-async def download_signed_object(call: Call):
-    """Stream a stored object named by a signed, expiring URL."""
-    return await serving.signed_download_handler(call.app[STORAGE], call.app[URL_SIGNER])(
-        call.request
-    )
 
 
 def setup(app: web.Application) -> None:

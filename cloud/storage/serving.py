@@ -119,29 +119,22 @@ def signed_download_handler(storage: Storage, signer: UrlSigner):
     return handle
 
 
-SIGNED_ROUTE = SIGNED_PATH_PREFIX + "{key}"  # the key arrives %2F-encoded, as one segment
-
-
-def add_signed_download_route(
-    app: web.Application, storage: Storage, signer: UrlSigner, *, head_only: bool = False
-) -> None:
-    """Mount GET and HEAD `/storage/{key}` (HEAD only when GET is declared as an operation)."""
-    handler = signed_download_handler(storage, signer)
-    app.router.add_route("HEAD", SIGNED_ROUTE, handler)
-    if not head_only:
-        app.router.add_route("GET", SIGNED_ROUTE, handler)
+def add_signed_download_route(app: web.Application, storage: Storage, signer: UrlSigner) -> None:
+    """Mount GET and HEAD `/storage/{key}` on a bare app (the cloud declares it in cloud.api.downloads)."""
+    app.router.add_get(
+        SIGNED_PATH_PREFIX + "{key:.+}", signed_download_handler(storage, signer), allow_head=True
+    )
 
 
 def setup(app: web.Application) -> None:
-    """Open the configured storage and URL signer once, mount the signed download route, and
-    close the storage at shutdown. Idempotent: every module that needs storage calls it."""
+    """Open the configured storage and URL signer once and close the storage at shutdown.
+    Idempotent: every module that needs storage calls it. The download route is declared in
+    cloud.api.downloads."""
     if STORAGE in app:
         return
     config = app[CONFIG]
     app[STORAGE] = open_storage(config.storage_url)
     app[URL_SIGNER] = UrlSigner(config.secret("url_signing_key"))
-    # GET is declared in cloud.api.files through the operation layer (documented in OpenAPI).
-    add_signed_download_route(app, app[STORAGE], app[URL_SIGNER], head_only=True)
 
     async def close(app: web.Application) -> None:
         await app[STORAGE].close()

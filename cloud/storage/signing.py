@@ -52,8 +52,7 @@ class UrlSigner:
             raise ValueError(f"ttl_ms must be in (0, {MAX_TTL_MS}]")
         expires_at = (now_ms() if now is None else now) + ttl_ms
         sig = self.signature(method, key, expires_at)
-        # The key is one path segment (slashes as %2F): /storage/{key} is a plain route.
-        path = f"{SIGNED_PATH_PREFIX}{quote(key, safe='')}?expires={expires_at}&signature={sig}"
+        path = f"{SIGNED_PATH_PREFIX}{quote(key)}?expires={expires_at}&signature={sig}"
         return SignedUrl(path=path, expires_at=expires_at)
 
     def verify(

@@ -69,9 +69,9 @@ async def test_upload_records_metadata_and_downloads(tenants, storage, tmp_path)
 
     signer = UrlSigner(b"s" * 32)
     link = files.download_url(a, signer, record["id"])
-    assert link["url"].startswith(f"/storage/{a.tenant_id}%2Fprint-files%2F") and link["size"] > 0
+    assert link["url"].startswith(f"/storage/{a.tenant_id}/print-files/") and link["size"] > 0
     thumb = files.thumbnail_url(a, signer, record["id"])
-    assert thumb["url"].startswith(f"/storage/{a.tenant_id}%2Fthumbnails%2F{record['id']}.png?")
+    assert thumb["url"].startswith(f"/storage/{a.tenant_id}/thumbnails/{record['id']}.png?")
     assert await storage.read_bytes(f"{a.tenant_id}/thumbnails/{record['id']}.png") == tiny_png()
     with pytest.raises(ApiError) as info:
         files.download_url(b, signer, record["id"])
