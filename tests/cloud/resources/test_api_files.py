@@ -4,6 +4,7 @@ import asyncio
 import hashlib
 
 import aiohttp
+import pytest
 
 from cloud.keys import STORAGE
 from cloud.services import files as files_service
@@ -198,3 +199,38 @@ async def test_uploads_are_rate_limited_per_tenant(server_factory, tmp_path):
         other = await server.register()  # another tenant has its own budget
         assert (await upload_multipart(other, path, name="c.3mf")).status == 201
         assert (await owner.api.get("/api/v1/files")).json["total"] == 2
+
+
+@pytest.mark.slow
+async def test_large_upload_is_streamed_not_held_in_memory(sqlite_server, tmp_path):
+    """A ~40 MB 3MF goes through upload, storage and metadata extraction while Python's heap
+    (client and server share this process) grows by a small fraction of the file."""
+    import tracemalloc
+
+    from hub_sim.threemf import write_3mf
+
+    info = write_3mf(tmp_path / "big.gcode.3mf", gcode_size=100 * 1024 * 1024, seed=7)
+    assert info.size > 30 * 1024 * 1024
+    owner = await sqlite_server.register()
+
+    async def from_disk():
+        with open(info.path, "rb") as handle:
+            while chunk := handle.read(256 * 1024):
+                yield chunk
+
+    tracemalloc.start()
+    try:
+        r = await owner.api.post(
+            "/api/v1/files",
+            data=from_disk(),
+            params={"name": "big.gcode.3mf"},
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert r.status == 201, r.json
+    assert r.json["file_size_bytes"] == info.size
+    assert r.json["md5"] == info.md5
+    print(f"upload of {info.size} bytes: Python heap peak {peak} bytes")
+    assert peak < info.size // 4, f"peak {peak} bytes for a {info.size}-byte upload"
