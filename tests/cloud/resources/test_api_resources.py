@@ -311,3 +311,67 @@ async def test_shopify_webhook_creates_orders_once(live_server):
         headers={**headers, "X-Shopify-Hmac-Sha256": signed(body)},
     )
     assert r.status == 401
+
+
+async def test_concurrent_webhook_deliveries_make_one_order(live_server):
+    """Shopify retries and duplicate deliveries can arrive at once: still exactly one order."""
+    import asyncio
+
+    owner = await live_server.register()
+    r = await owner.api.put(
+        "/api/v1/integrations/shopify",
+        json={"shop_domain": "race.myshopify.com", "webhook_secret": SECRET},
+    )
+    assert r.status == 200
+    body = json.dumps(
+        {"id": 5551234, "line_items": [{"sku": "A", "title": "A", "quantity": 1}]}
+    ).encode()
+    headers = {
+        "X-Shopify-Shop-Domain": "race.myshopify.com",
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Hmac-Sha256": signed(body),
+        "Content-Type": "application/json",
+    }
+    hook = live_server.client()
+    results = await asyncio.gather(
+        *(
+            hook.post("/api/v1/integrations/shopify/webhook", data=body, headers=headers)
+            for _ in range(8)
+        )
+    )
+    assert all(r.status == 200 for r in results), [r.json for r in results]
+    assert sorted(r.json["status"] for r in results) == ["created"] + ["exists"] * 7
+    assert len({r.json["order_id"] for r in results}) == 1
+    orders = await owner.api.get("/api/v1/orders")
+    assert orders.json["total"] == 1
+    order = await owner.api.get(f"/api/v1/orders/{results[0].json['order_id']}")
+    assert len(order.json["items"]) == 1
+
+
+async def test_concurrent_stock_adjustments_add_up(live_server):
+    import asyncio
+
+    owner = await live_server.register()
+    product = (await owner.api.post("/api/v1/products", json={"name": "P"})).json
+    sku = (
+        await owner.api.post(
+            "/api/v1/skus", json={"product_id": product["id"], "sku": "P-1", "color": "Red"}
+        )
+    ).json
+    good = (
+        await owner.api.post(
+            "/api/v1/inventory", json={"product_sku_id": sku["id"], "current_stock": 10}
+        )
+    ).json
+    path = f"/api/v1/inventory/{good['id']}/adjustments"
+    results = await asyncio.gather(
+        *(owner.api.post(path, json={"delta": -1, "reason": "sale"}) for _ in range(15))
+    )
+    statuses = sorted(r.status for r in results)
+    # Ten sales succeed, five would take the stock below zero and are refused.
+    assert statuses == [201] * 10 + [422] * 5, [r.json for r in results]
+    final = await owner.api.get(f"/api/v1/inventory/{good['id']}")
+    assert final.json["current_stock"] == 0
+    ledger = await owner.api.get(path, params={"limit": "100"})
+    assert ledger.json["total"] == 11  # initial stock + ten sales
+    assert sorted(e["stock_after"] for e in ledger.json["items"]) == list(range(0, 11))
