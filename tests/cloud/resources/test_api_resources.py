@@ -375,3 +375,41 @@ async def test_concurrent_stock_adjustments_add_up(live_server):
     ledger = await owner.api.get(path, params={"limit": "100"})
     assert ledger.json["total"] == 11  # initial stock + ten sales
     assert sorted(e["stock_after"] for e in ledger.json["items"]) == list(range(0, 11))
+
+
+async def test_large_and_slow_webhook_bodies(sqlite_server):
+    """A big order arriving in many TCP pieces is read whole; past 1 MiB it is refused."""
+    import asyncio
+
+    owner = await sqlite_server.register()
+    await owner.api.put(
+        "/api/v1/integrations/shopify",
+        json={"shop_domain": "big.myshopify.com", "webhook_secret": SECRET},
+    )
+    lines = [{"sku": f"S-{i}", "title": "x" * 300, "quantity": 1} for i in range(400)]
+    body = json.dumps({"id": 77, "line_items": lines}).encode()
+    assert 100_000 < len(body) < 1024 * 1024
+
+    async def trickle():
+        for i in range(0, len(body), 7000):
+            yield body[i : i + 7000]
+            await asyncio.sleep(0)
+
+    headers = {
+        "X-Shopify-Shop-Domain": "big.myshopify.com",
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Hmac-Sha256": signed(body),
+        "Content-Type": "application/json",
+    }
+    hook = sqlite_server.client()
+    r = await hook.post("/api/v1/integrations/shopify/webhook", data=trickle(), headers=headers)
+    assert (r.status, r.json["status"]) == (200, "created"), r.json
+    order = await owner.api.get(f"/api/v1/orders/{r.json['order_id']}")
+    assert len(order.json["items"]) == 400
+    huge = b" " * (1024 * 1024 + 1)
+    r = await hook.post(
+        "/api/v1/integrations/shopify/webhook",
+        data=huge,
+        headers={**headers, "X-Shopify-Hmac-Sha256": signed(huge)},
+    )
+    assert r.status == 413
