@@ -95,6 +95,29 @@ class Spool(abc.ABC):
         """Remove the spooled bytes (idempotent)."""
 
 
+class ObjectReader(abc.ABC):
+    """One opened version of an object: `size` and the bytes read always belong together, even
+    if the key is replaced meanwhile (a camera snapshot every few seconds)."""
+
+    size: int
+
+    @abc.abstractmethod
+    def chunks(
+        self, start: int = 0, end: int | None = None, chunk_size: int = 256 * 1024
+    ) -> AsyncIterator[bytes]:
+        """Stream bytes [start, end) of this version (end None = to the end)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release the handle."""
+
+    async def __aenter__(self) -> "ObjectReader":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+
 class Storage(abc.ABC):
     """Object storage: streaming put with a size limit and SHA-256, ranged reads, delete."""
 
@@ -124,10 +147,16 @@ class Storage(abc.ABC):
         return await self.put(key, one_chunk(), max_bytes=len(data))
 
     @abc.abstractmethod
-    def open(
+    async def reader(self, key: str) -> ObjectReader:
+        """Open the object's current version for reading; ObjectNotFound if absent."""
+
+    async def open(
         self, key: str, start: int = 0, end: int | None = None, chunk_size: int = 256 * 1024
     ) -> AsyncIterator[bytes]:
         """Stream bytes [start, end) of the object (end None = to the end); ObjectNotFound."""
+        async with await self.reader(key) as opened:
+            async for chunk in opened.chunks(start, end, chunk_size):
+                yield chunk
 
     async def read_bytes(self, key: str) -> bytes:
         """The whole object in memory: only for small objects (thumbnails, snapshots)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cloud.storage.base import (
     ObjectNotFound,
+    ObjectReader,
     ObjectTooLarge,
     Spool,
     Storage,
@@ -44,6 +45,31 @@ class LocalSpool(Spool):
 
     async def discard(self) -> None:
         await self._storage._run(_unlink_quietly, self._path)
+
+
+class LocalReader(ObjectReader):
+    """An open file of the local storage; reads run on the storage's thread pool."""
+
+    def __init__(self, storage: "LocalFolderStorage", handle, size: int):
+        self._storage = storage
+        self._handle = handle
+        self.size = size
+
+    async def chunks(
+        self, start: int = 0, end: int | None = None, chunk_size: int = 256 * 1024
+    ) -> AsyncIterator[bytes]:
+        run = self._storage._run
+        await run(self._handle.seek, start)
+        remaining = (self.size if end is None else min(end, self.size)) - start
+        while remaining > 0:
+            chunk = await run(self._handle.read, min(chunk_size, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+
+    async def close(self) -> None:
+        await asyncio.shield(self._storage._run(self._handle.close))
 
 
 class LocalFolderStorage(Storage):
@@ -105,28 +131,15 @@ class LocalFolderStorage(Storage):
         await self._run(_rename_into_place, spool.path, target)
         return StoredObject(key=key, size=spool.size, sha256=spool.sha256, md5=spool.md5)
 
-    async def open(
-        self, key: str, start: int = 0, end: int | None = None, chunk_size: int = 256 * 1024
-    ) -> AsyncIterator[bytes]:
+    async def reader(self, key: str) -> "LocalReader":
         path = self.path_of(key)
         try:
             handle = await self._run(open, path, "rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFound(key) from None
-        try:
-            if start:
-                await self._run(handle.seek, start)
-            remaining = None if end is None else max(0, end - start)
-            while remaining is None or remaining > 0:
-                want = chunk_size if remaining is None else min(chunk_size, remaining)
-                chunk = await self._run(handle.read, want)
-                if not chunk:
-                    break
-                if remaining is not None:
-                    remaining -= len(chunk)
-                yield chunk
-        finally:
-            await asyncio.shield(self._run(handle.close))
+        # The size of this open file: a later os.replace of the key does not change it.
+        size = (await self._run(os.fstat, handle.fileno())).st_size
+        return LocalReader(self, handle, size)
 
     async def delete(self, key: str) -> bool:
         return await self._run(_unlink_quietly, self.path_of(key))

@@ -231,3 +231,16 @@ def test_stale_spool_files_are_swept_at_start(tmp_path):
     store = LocalFolderStorage(tmp_path / "s")
     assert store.removed_stale_spools == 1
     assert not old.exists() and fresh.exists()
+
+
+async def test_reader_keeps_its_version_while_the_key_is_replaced(storage):
+    key = "t/camera-snapshots/cam.jpg"
+    await storage.put_bytes(key, b"A" * 300_000)
+    async with await storage.reader(key) as opened:
+        await storage.put_bytes(key, b"B" * 10)  # the hub uploads a new snapshot meanwhile
+        data = b"".join([c async for c in opened.chunks(chunk_size=65536)])
+        assert opened.size == 300_000 and data == b"A" * 300_000
+        assert b"".join([c async for c in opened.chunks(299_990, 400_000)]) == b"A" * 10
+    assert await storage.read_bytes(key) == b"B" * 10
+    with pytest.raises(ObjectNotFound):
+        await storage.reader("t/camera-snapshots/none.jpg")
