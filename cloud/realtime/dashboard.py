@@ -59,6 +59,7 @@ class DashboardClient:
         self._queue: deque = deque()
         self._wake = asyncio.Event()
         self._writer: asyncio.Task | None = None
+        self.send_started: float | None = None
         self.on_drop = None  # set by the registry: detach this client as soon as it is dropped
 
     def start(self) -> None:
@@ -122,6 +123,7 @@ class DashboardClient:
             self.transport.abort()
 
     async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -131,17 +133,23 @@ class DashboardClient:
                 else:
                     key = next(iter(self._latest))
                     message = self._latest.pop(key)
+                # The registry's watchdog drops us if this send blocks too long (a stalled
+                # reader); no per-message timer, which would cost a task per frame.
+                self.send_started = loop.time()
                 try:
-                    await asyncio.wait_for(self._send(message), timeout=self.send_timeout_s)
-                except TimeoutError:
-                    self.drop("send timed out (client not reading)")
-                    return
+                    await self._send(message)
                 except (ConnectionError, RuntimeError) as exc:
                     # Typically the heartbeat gave up on the peer; a peer that is not reading
                     # would keep the closing transport (and this client) alive: abort it.
                     self.drop(f"send failed ({type(exc).__name__})")
                     return
+                finally:
+                    self.send_started = None
                 self.sent += 1
+
+    def blocked_for(self, now: float) -> float:
+        """Seconds the current send has been waiting on the socket (0 when not sending)."""
+        return 0.0 if self.send_started is None else now - self.send_started
 
     async def _send(self, message: OutboundMessage) -> None:
         if self.use_json:
@@ -193,6 +201,16 @@ class DashboardRegistry:
         if not broadcast.clients:
             del self.tenants[client.tenant_id]
             self.broker.unsubscribe(channel_for_tenant(client.tenant_id), broadcast.on_message)
+
+    def drop_stalled(self, now: float) -> int:
+        """Drop every client whose current send has waited longer than its send timeout."""
+        dropped = 0
+        for broadcast in list(self.tenants.values()):
+            for client in list(broadcast.clients):
+                if client.blocked_for(now) > client.send_timeout_s:
+                    client.drop("send timed out (client not reading)")
+                    dropped += 1
+        return dropped
 
     def user_connections(self, user_id: str) -> int:
         """Dashboards of one user connected to this process."""

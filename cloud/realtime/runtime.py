@@ -80,6 +80,7 @@ class Realtime:
         self._tasks = [
             asyncio.create_task(self._keepalive(), name="hub-keepalive"),
             asyncio.create_task(self._sweep_stale(), name="hub-stale-sweep"),
+            asyncio.create_task(self._dashboard_watchdog(), name="dashboard-watchdog"),
         ]
 
     async def stop(self) -> None:
@@ -153,6 +154,14 @@ class Realtime:
         while True:
             await asyncio.sleep(self.settings.heartbeat_s)
             await self.hubs.sweep(self.settings.heartbeat_s)
+
+    async def _dashboard_watchdog(self) -> None:
+        """Drop dashboards whose socket has not taken a frame within the send timeout."""
+        loop = asyncio.get_running_loop()
+        interval = min(1.0, self.settings.dashboard_send_timeout_s / 2)
+        while True:
+            await asyncio.sleep(interval)
+            self.dashboards.drop_stalled(loop.time())
 
     async def _sweep_stale(self) -> None:
         """Mark offline hubs whose process died (no last_seen_at refresh for 3 heartbeats)."""

@@ -90,8 +90,6 @@ async def _bench(sizes: list[int], args) -> list[dict]:
                 )
                 results.append(result)
                 print(_line(result), flush=True)
-                if not result["ok"]:
-                    break
     finally:
         cloud.terminate()
         cloud.wait(timeout=20)

@@ -214,7 +214,10 @@ async def test_stalled_dashboard_is_dropped_and_never_delays_others(farm):
                 await hub.send_status(printer_id, {**big, "progress": rounds % 100})
             rounds += 1
             await asyncio.sleep(0.05)
-        assert stalled.dropped_reason is not None
+        assert stalled.dropped_reason in (
+            "send timed out (client not reading)",
+            "too far behind (backlog full)",
+        )
         # The healthy dashboard saw the latest report of every printer.
         final = rounds - 1
         await healthy.wait_for(
