@@ -18,6 +18,8 @@ from cloud.realtime.framing import CLOSE_LAGGING, OutboundMessage, close_reason
 
 log = logging.getLogger(__name__)
 
+YIELD_EVERY = 64  # frames written before giving the loop to others (sends rarely suspend)
+
 
 def coalesce_key(message: dict):
     """The key under which a newer message replaces an unsent older one, or None to queue it."""
@@ -146,6 +148,9 @@ class DashboardClient:
                 finally:
                     self.send_started = None
                 self.sent += 1
+                if self.sent % YIELD_EVERY == 0:
+                    # A send that does not block never yields: let hubs and others run.
+                    await asyncio.sleep(0)
 
     def blocked_for(self, now: float) -> float:
         """Seconds the current send has been waiting on the socket (0 when not sending)."""

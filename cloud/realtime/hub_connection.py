@@ -34,6 +34,7 @@ EVENT_RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 # Keys of a printer's merged status copied to the top level of the dashboard message.
 PROGRESS_KEYS = ("progress", "remaining_minutes", "current_layer", "total_layers")
 MAX_HUB_LOG_LINES = 50
+YIELD_EVERY = 64  # frames handled before giving the loop to other sockets
 
 
 class HubConnection:
@@ -131,7 +132,12 @@ class HubConnection:
     # --- incoming --------------------------------------------------------------------------
     async def _receive_loop(self) -> None:
         loop = asyncio.get_running_loop()
+        frames = 0
         while True:
+            frames += 1
+            if frames % YIELD_EVERY == 0:
+                # receive() returns without suspending while frames are buffered: share the loop.
+                await asyncio.sleep(0)
             msg = await self.ws.receive()
             self.last_rx = loop.time()
             if msg.type == WSMsgType.BINARY:

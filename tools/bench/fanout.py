@@ -77,7 +77,7 @@ async def _bench(sizes: list[int], args) -> list[dict]:
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(workdir / "cloud.log").open("wb"),  # kept for post-mortems
     )
     base = f"http://127.0.0.1:{port}"
     results = []
@@ -222,6 +222,8 @@ async def _measure(session, base, cloud_pid, plan, size, token, key, args, workd
         "loop_lag_ms": stats["loop_lag_ms"],
         "cloud_cpu_pct": round(cpu * 100, 1),
         "cloud_rss_mb": _rss_mb(cloud_pid),
+        "cpu_us_per_status": round(cpu * 1e6 / max(sent["sent"] / sent["seconds"], 1), 1),
+        "machine_load_1m": round(os.getloadavg()[0], 1),
         "status_rows_written": stats["status_rows_written"],
         "ok": bool(latencies) and pct(0.99) <= LATENCY_TARGET_MS and received >= 0.95 * expected,
     }
@@ -233,7 +235,8 @@ def _line(r: dict) -> str:
         f"{r['printers']:>6} printers / {r['hubs']} hubs: sent {r['sent_per_s']}/s, "
         f"dashboard {r['dashboard_per_s']}/s, latency p50 {lat['p50']} p99 {lat['p99']} "
         f"max {lat['max']} ms, loop lag p99 {r['loop_lag_ms']['p99']} ms, "
-        f"cloud CPU {r['cloud_cpu_pct']}%, RSS {r['cloud_rss_mb']} MB -> "
+        f"cloud CPU {r['cloud_cpu_pct']}% ({r['cpu_us_per_status']} us/status), "
+        f"RSS {r['cloud_rss_mb']} MB, machine load {r['machine_load_1m']} -> "
         f"{'OK' if r['ok'] else 'FAIL'}"
     )
 
