@@ -7,7 +7,29 @@ import signal
 from aiohttp import web
 
 from cloud import kv, metrics
-from cloud.api import auth, health, hubs, members, openapi, printers, tenants
+from cloud.api import (
+    analytics,
+    assembly,
+    auth,
+    automation,
+    cameras,
+    colors,
+    files,
+    health,
+    hubs,
+    integrations,
+    inventory,
+    members,
+    openapi,
+    orders,
+    plates,
+    printers,
+    products,
+    skus,
+    tenants,
+    wiki,
+    worklist,
+)
 from cloud.config import Config
 from cloud.db import bind_database, open_database
 from cloud.db import executor as db_executor
@@ -53,6 +75,20 @@ def create_app(config: Config, *, run_migrations: bool = True) -> web.Applicatio
     tenants.setup(app)
     members.setup(app)
     printers.setup(app)
+    files.setup(app)
+    products.setup(app)
+    skus.setup(app)
+    inventory.setup(app)
+    orders.setup(app)
+    worklist.setup(app)
+    assembly.setup(app)
+    colors.setup(app)
+    plates.setup(app)
+    wiki.setup(app)
+    cameras.setup(app)
+    automation.setup(app)
+    analytics.setup(app)
+    integrations.setup(app)
     realtime_runtime.setup(app)
     hubs.setup(app)
     openapi.setup(app)  # last: documents every operation registered above

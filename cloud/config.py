@@ -49,6 +49,7 @@ class Config:
     database_url: str
     storage_url: str
     redis_url: str | None = None
+    redis_prefix: str = "printfarm:"  # keys of this deployment (tests use a unique one)
     public_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
@@ -94,6 +95,8 @@ class Config:
             refresh_token_ttl_ms=int(pick("refresh_token_ttl_ms", REFRESH_TOKEN_TTL_MS)),
             argon2=tuple(int(x) for x in str(pick("argon2", "3,65536,4")).split(",")),
             db_threads=int(pick("db_threads", 8)),
+            validate_responses=str(pick("validate_responses", "0")).lower() in ("1", "true", "yes"),
+            redis_prefix=pick("redis_prefix", "printfarm:"),
         )
         return replace(config, secrets=load_secrets(data_dir, env))
 

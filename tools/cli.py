@@ -12,6 +12,7 @@ import sys
 COMMAND_GROUPS = [
     "tools.commands.db",
     "tools.commands.cloud",
+    "tools.commands.sim",
     "tools.commands.hub",
     "tools.commands.bench",
 ]

@@ -16,8 +16,8 @@ except ImportError:  # CPython (tooling only)
 
 # Largest packet accepted; bigger ones are skipped and counted (Bambu full reports reach ~36 KB).
 MAX_PACKET = const(65536)
-# Receive buffer starts here and grows (powers of two, up to MAX_PACKET) to the largest packet
-# seen, then stays: a P1 printer's delta reports fit in 2 KB, a full pushall in 8-32 KB.
+# Receive buffer starts here and grows (to 1.25x, up to MAX_PACKET) to the largest packet seen,
+# then stays: a P1 printer's delta reports fit in 2 KB, a full pushall needs 5-36 KB.
 RX_BUF_INITIAL = const(2048)  # RAM: 2 KB per connection at first
 SKIP_CHUNK = const(512)  # RAM: 512 B, only while discarding an oversized packet
 
@@ -265,11 +265,11 @@ class MQTTClient:
 
     async def _read_body(self, n):
         if n > len(self._buf):
-            size = len(self._buf)
-            while size < n:
-                size *= 2
+            # Grow to the packet plus 25 % headroom (1 KB steps), not to a power of two: five
+            # printers' 9 KB reports must not pin 5 x 16 KB.
+            size = min(self.max_packet, (n + n // 4 + 1023) & ~1023)
             self._buf = None  # let the old buffer go before allocating the larger one
-            self._buf = bytearray(min(size, self.max_packet))
+            self._buf = bytearray(size)
         mv = memoryview(self._buf)[:n]
         if n:
             await tls.read_exact(self.stream, mv, self.timeout_ms)

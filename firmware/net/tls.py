@@ -76,14 +76,16 @@ def _wait_writable(s):
 
 
 def _readinto(s, mv):
+    # Read first, park only on "again": a TLS client must send its hello before anything
+    # becomes readable, and mbedtls may hold decrypted bytes the poller cannot see.
     while True:
-        yield _core._io_queue.queue_read(s)
         try:
             n = s.readinto(mv)
         except ValueError as e:  # mbedtls reports certificate failures as ValueError
             raise ConnectError("TLS: " + str(e).strip())
-        if n is not None:  # None: TLS record incomplete, wait for more bytes
+        if n is not None:  # None: nothing yet or TLS record incomplete
             return n
+        yield _core._io_queue.queue_read(s)
 
 
 def _write(s, mv):

@@ -64,6 +64,7 @@ class SimulatedBambuPrinter:
         name: str | None = None,
         ftps_session_reuse: bool | None = None,
         developer_mode: bool = True,
+        lan_only: bool = True,
         max_mqtt_clients: int | None = None,
         workdir=None,
         seed: int = 0,
@@ -76,6 +77,9 @@ class SimulatedBambuPrinter:
         self.report_interval = report_interval
         self.name = name or f"3DP-{serial[:3]}-{serial[-3:]}"
         self.developer_mode = developer_mode
+        self.lan_only = lan_only
+        # False (printer-like): a client's close_notify after an upload gets no reply.
+        self.ftps_reply_close_notify = False
         self.ftps_session_reuse = (
             self.model.ftps_session_reuse if ftps_session_reuse is None else ftps_session_reuse
         )
@@ -126,12 +130,16 @@ class SimulatedBambuPrinter:
     async def start(self) -> None:
         """Start every service and the simulation loop."""
         self._last_sent = copy.deepcopy(self.state)
-        await self._start_services()
-        if self._control_port_req is not None:
-            from hub_sim.bambu.control import ControlServer
+        try:
+            await self._start_services()
+            if self._control_port_req is not None:
+                from hub_sim.bambu.control import ControlServer
 
-            self.control = ControlServer(self, self.host, self._control_port_req)
-            await self.control.start()
+                self.control = ControlServer(self, self.host, self._control_port_req)
+                await self.control.start()
+        except BaseException:
+            await self._stop_services()
+            raise
         self._tasks.append(asyncio.create_task(self._run(), name=f"sim-{self.serial}"))
 
     async def stop(self) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import ssl
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,77 @@ def pki(tmp_path_factory):
 def other_pki(tmp_path_factory):
     """An unrelated CA: a hub trusting it must refuse the test cloud."""
     return TestPKI(tmp_path_factory.mktemp("pki-other"), cn="Some Other CA")
+
+
+# -- a whole hub (firmware under micropython) against the test cloud ---------------------------
+sys.path.insert(0, str(REPO))  # hub_sim and protocol, whatever the working directory
+
+from hub_sim.hub_runner import HubProcess, provision  # noqa: E402
+from tests.firmware.cloud_server import TestCloud  # noqa: E402
+
+HUB_SECRET = "factory-secret-7f3a9c"
+ACCESS_CODE = "ACCESS-9931-XYZ"
+
+
+def printer_map(pid, **extra):
+    """A configure_printer.printer map for the fake driver."""
+    p = {
+        "printer_id": pid,
+        "connection_type": "bambu",
+        "serial": "01S00C" + pid.upper(),
+        "ip": "127.0.0.1",
+        "access_code": ACCESS_CODE,
+        "model": "P1S",
+        "name": "Printer " + pid,
+    }
+    p.update(extra)
+    return p
+
+
+@pytest.fixture
+async def cloud(pki):
+    """The test cloud over real TLS; .url is what the hub is provisioned with."""
+    c = TestCloud(heartbeat_s=30)
+    c.url = await c.start(pki.server_context())
+    yield c
+    await c.stop()
+
+
+@pytest.fixture
+async def make_hub(tmp_path, pki):
+    """make_hub(cloud, hub_id, secret=..., printers=[...]) -> started HubProcess (fake printers)."""
+    hubs = []
+
+    async def make(cloud, hub_id="hub-1", secret=HUB_SECRET, printers=(), register=True, **nvs):
+        if register:
+            cloud.add_hub(hub_id, HUB_SECRET)
+        state = tmp_path / hub_id
+        values = {
+            "hub_id": hub_id,
+            "secret": secret,
+            "cloud_url": cloud.url,
+            "ca": pki.ca_pem.decode(),
+            "printers": list(printers),
+            "bo_min_ms": 100,
+            "bo_max_ms": 1600,
+        }
+        values.update(nvs)
+        provision(state, values)
+        proc = HubProcess(
+            state, heap=HEAP, extra_paths=[MPY_SCRIPTS], script=MPY_SCRIPTS / "fake_hub.py"
+        )
+        await proc.start()
+        hubs.append(proc)
+        return proc
+
+    yield make
+    for h in hubs:
+        await h.stop()
+
+
+def fake_calls(hub):
+    """The fake driver's call journal of a hub (survives its reboots)."""
+    path = hub.state_dir / "fake_calls.log"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

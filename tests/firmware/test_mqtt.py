@@ -6,11 +6,12 @@ import ssl
 import time
 from pathlib import Path
 
-import mpy_runner
 import paho.mqtt.client as paho
 import pytest
-from mosquitto_tls import MosquittoTLS
-from tls_certs import TestCA
+
+from tests.firmware import mpy_runner
+from tests.firmware.mosquitto_tls import MosquittoTLS
+from tests.firmware.tls_certs import TestCA
 
 pytestmark = pytest.mark.micropython
 

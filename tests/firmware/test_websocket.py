@@ -10,7 +10,8 @@ import sys
 import aiohttp
 import pytest
 from aiohttp import web
-from conftest import MPY_SCRIPTS, json_lines, mpy_cmd, mpy_env
+
+from tests.firmware.conftest import MPY_SCRIPTS, json_lines, mpy_cmd, mpy_env
 
 pytestmark = pytest.mark.micropython
 

@@ -23,7 +23,7 @@ LATENCY_TARGET_MS = 100.0
 WARMUP_S = 5.0
 
 
-def register_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `printfarm bench fanout`."""
     parser.add_argument(
         "--sizes",

@@ -1,0 +1,1 @@
+"""Hub platform: provisioning, discovery, OTA, application updates, watchdog, safe mode."""

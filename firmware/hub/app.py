@@ -1,0 +1,99 @@
+"""Wires the hub together (config, outbox, cloud link, printers, supervisor) and runs the loop."""
+
+import asyncio
+import gc
+import os
+import random
+
+import hub
+from hub.cloud_link import CloudLink
+from hub.commands import CommandLog
+from hub.config import Config, ConfigError
+from hub.log import log
+from hub.outbox import Outbox
+from hub.printers import PrinterManager, load_driver
+from hub.supervisor import Supervisor
+from hub.version import VERSION
+
+HOUSEKEEPING_MS = 10000  # gc.collect() and the heap's low-water mark, every 10 s
+
+
+class App:
+    """The running hub; `hub.status()` and friends read it through hub._app."""
+
+    def __init__(self, config=None, driver_factory=load_driver, transfer=None):
+        self.config = config if config is not None else Config()
+        self.supervisor = Supervisor()
+        self.outbox = Outbox(self.config)
+        self.commands = CommandLog()
+        from hub.ca_bundle import CA_BUNDLE
+
+        self.link = CloudLink(self.config, self.outbox, self.commands, ca_bundle=CA_BUNDLE)
+        self.printers = PrinterManager(
+            self.config, self.link, self.outbox, self.supervisor, driver_factory, transfer
+        )
+        self.link.handler = self.printers.handle
+        self.link.on_up = self.printers.on_link_up
+        self.min_free = None
+        self.stopped = asyncio.Event()
+
+    def _boot_count(self):
+        n = self.config.get_int("boot_count", 0) + 1
+        self.config.set("boot_count", n)
+        self.config.commit()
+        return n
+
+    async def run(self):
+        """Start every supervised task; returns only when stop() is called."""
+        hub._app = self
+        random.seed(int.from_bytes(os.urandom(4), "big"))
+        try:
+            self.config.check()
+        except ConfigError as e:
+            # The device layer (portal) provisions the hub; without it there is nothing to do.
+            log.error("app", str(e))
+            return
+        self.link.boot_count = self._boot_count()
+        log.info(
+            "app",
+            "hub %s firmware %s boot %d" % (self.config.hub_id, VERSION, self.link.boot_count),
+        )
+        self.outbox.load()
+        self.commands.load()
+        self.supervisor.start("cloud", self.link.run)
+        self.printers.start()
+        self.supervisor.start("housekeeping", self._housekeeping)
+        await self.stopped.wait()
+        self.supervisor.stop_all()
+
+    def stop(self):
+        """Stop the hub's tasks (tests, OTA hand-over)."""
+        self.stopped.set()
+
+    async def _housekeeping(self):
+        while True:
+            gc.collect()
+            free = gc.mem_free()
+            if self.min_free is None or free < self.min_free:
+                self.min_free = free
+            await asyncio.sleep_ms(HOUSEKEEPING_MS)
+
+    def status(self):
+        """Everything hub.status() shows (no secrets)."""
+        gc.collect()
+        return {
+            "hub_id": self.config.hub_id,
+            "firmware": VERSION,
+            "boot_count": self.link.boot_count,
+            "mem_free": gc.mem_free(),
+            "mem_free_min": self.min_free,
+            "cloud": self.link.status(),
+            "outbox": self.outbox.status(),
+            "printers": self.printers.status(),
+            "tasks": self.supervisor.status(),
+        }
+
+
+def main():
+    """Entry point called by firmware/main.py (and later by the A/B loader)."""
+    asyncio.run(App().run())

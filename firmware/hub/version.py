@@ -1,0 +1,3 @@
+"""Version string of the hub application (reported in hub_hello)."""
+
+VERSION = "0.1.0"

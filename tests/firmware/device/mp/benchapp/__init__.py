@@ -1,0 +1,1 @@
+"""Bench application package (factory copy)."""

@@ -1,0 +1,213 @@
+"""drivers.bambu in real MicroPython against the simulated Bambu printer (hub_sim) over MQTT/TLS."""
+
+import asyncio
+
+import pytest
+
+from hub_sim.bambu import SimulatedBambuPrinter
+from hub_sim.threemf import write_3mf
+from tests.firmware.driver_harness import MpyHub
+
+pytestmark = pytest.mark.micropython
+
+CODE = "12345678"
+
+
+def serial(i):
+    return f"01P00A39180{i:04d}"
+
+
+def config(printer, pid, code=CODE):
+    return {
+        "printer_id": pid,
+        "connection_type": "bambu",
+        "serial": printer.serial,
+        "ip": "127.0.0.1",
+        "access_code": code,
+        "model": "P1S",
+        "name": pid,
+        "mqtt_port": printer.mqtt_port,
+        "ftps_port": printer.ftps_port or 990,
+    }
+
+
+def sim(tmp_path, i=1, speed=200.0, **kw):
+    return SimulatedBambuPrinter(
+        serial(i),
+        CODE,
+        model="P1S",
+        mqtt_port=0,
+        ftps_port=None,
+        camera_port=None,
+        speed=speed,
+        report_interval=0.2,
+        workdir=tmp_path / f"printer{i}",
+        **kw,
+    )
+
+
+def put_job(printer, name="cube.3mf", print_time_s=600, layers=20):
+    info = write_3mf(printer.sd_path / name, print_time_s=print_time_s, layers=layers)
+    return info.md5
+
+
+@pytest.fixture
+async def printer(tmp_path):
+    async with sim(tmp_path) as p:
+        yield p
+
+
+@pytest.fixture
+async def hub(tmp_path, printer):
+    h = MpyHub(tmp_path, [config(printer, "p1")], ca=printer.ca_file)
+    await h.start()
+    yield h
+    await h.close()
+
+
+def connected_idle(s):
+    return s.get("connected") is True and s.get("state") == "idle"
+
+
+async def test_status_flows_and_print_runs_to_finish(printer, hub):
+    s = await hub.wait_status("p1", connected_idle)
+    assert s["gcode_state"] in ("IDLE", "FINISH", "FAILED")
+    assert "nozzle_temp" in s and "bed_temp" in s and s["error"] == ""
+    md5 = put_job(printer, print_time_s=300, layers=10)
+    r = await hub.call("start_print", p="p1", name="cube.3mf", md5=md5, plate=1)
+    assert r["ok"], r
+    await hub.wait(lambda r: r.get("t") == "event" and r["e"] == "job_finished", 120)
+    s = await hub.wait_status("p1", lambda s: s.get("gcode_state") == "FINISH")
+    assert s["progress"] == 100 and s["state"] == "idle"
+    assert s["job_name"] == "cube"
+    events = [e for e, _ in hub.events("p1")]
+    assert events == ["job_started", "job_finished"]
+
+
+async def test_pause_resume_stop(printer, hub):
+    await hub.wait_status("p1", connected_idle)
+    md5 = put_job(printer, print_time_s=36000, layers=200)  # long: it must still be running
+    assert (await hub.call("start_print", p="p1", name="cube.3mf", md5=md5))["ok"]
+    await hub.wait_status("p1", lambda s: s.get("gcode_state") == "RUNNING")
+    r = await hub.call("control", p="p1", action="pause")
+    assert r["ok"] and r["r"]["confirmed"], r
+    await hub.wait_status("p1", lambda s: s.get("state") == "paused")
+    r = await hub.call("control", p="p1", action="resume")
+    assert r["ok"] and r["r"]["confirmed"], r
+    r = await hub.call("control", p="p1", action="speed", args={"level": 3})
+    assert r["ok"], r
+    await hub.wait_status("p1", lambda s: s.get("speed_level") == 3)
+    r = await hub.call("control", p="p1", action="stop")
+    assert r["ok"] and r["r"]["confirmed"], r
+    await hub.wait(lambda r: r.get("t") == "event" and r["e"] == "job_cancelled")
+    events = [e for e, _ in hub.events("p1")]
+    assert events == ["job_started", "job_paused", "job_resumed", "job_cancelled"]
+    # The printer is idle again: nothing to pause.
+    r = await hub.call("control", p="p1", action="pause")
+    assert not r["ok"] and r["code"] == "printer_refused"
+
+
+async def test_busy_and_bad_commands(printer, hub):
+    await hub.wait_status("p1", connected_idle)
+    md5 = put_job(printer, print_time_s=36000, layers=200)
+    assert (await hub.call("start_print", p="p1", name="cube.3mf", md5=md5))["ok"]
+    await hub.wait_status("p1", lambda s: s.get("state") == "printing")
+    r = await hub.call("start_print", p="p1", name="cube.3mf", md5=md5)
+    assert not r["ok"] and r["code"] == "printer_busy", r
+    r = await hub.call("control", p="p1", action="speed", args={"level": 9})
+    assert not r["ok"] and r["code"] == "bad_command", r
+    r = await hub.call("control", p="p1", action="explode")
+    assert not r["ok"] and r["code"] == "bad_command", r
+
+
+async def test_developer_mode_off_gives_clear_reason(printer, hub):
+    await hub.wait_status("p1", connected_idle)
+    printer.set_developer_mode(False)
+    md5 = put_job(printer)
+    r = await hub.call("start_print", p="p1", name="cube.3mf", md5=md5)
+    assert not r["ok"] and r["code"] == "printer_refused", r
+    assert "Developer Mode" in r["message"]
+
+
+async def test_printer_rejection_reason_is_passed_on(printer, hub):
+    await hub.wait_status("p1", connected_idle)
+    printer.reject_next_command("nozzle not homed")
+    r = await hub.call("start_print", p="p1", name="cube.3mf", md5="")
+    assert not r["ok"] and r["code"] == "printer_refused"
+    assert "nozzle not homed" in r["message"]
+
+
+async def test_missing_file_start_fails_with_event(printer, hub):
+    await hub.wait_status("p1", connected_idle)
+    r = await hub.call("start_print", p="p1", name="nothere.3mf", md5="")
+    # The printer accepts project_file, then fails the job: the cloud learns it by event.
+    if r["ok"]:
+        ev = await hub.wait(lambda r: r.get("t") == "event" and r["e"] == "job_failed")
+        assert ev["d"].get("print_error")
+    else:
+        assert r["code"] == "printer_refused"
+
+
+async def test_mqtt_drop_mid_job_reconnects_without_losing_or_duplicating(printer, hub):
+    await hub.wait_status("p1", connected_idle)
+    md5 = put_job(printer, print_time_s=1200, layers=30)
+    assert (await hub.call("start_print", p="p1", name="cube.3mf", md5=md5))["ok"]
+    await hub.wait_status("p1", lambda s: s.get("state") == "printing")
+    mark = len(hub.rows)
+    assert printer.drop_mqtt_connections() >= 1
+    await hub.wait(
+        lambda r: r.get("t") == "status" and r["s"].get("connected") is False, 30, start=mark
+    )
+    await hub.wait(
+        lambda r: r.get("t") == "status" and r["s"].get("connected") is True, 60, start=mark
+    )
+    await hub.wait(lambda r: r.get("t") == "event" and r["e"] == "job_finished", 120)
+    events = [e for e, _ in hub.events("p1")]
+    assert events == ["job_started", "job_finished"]
+
+
+async def test_wrong_access_code_reports_offline_reason(tmp_path, printer):
+    h = MpyHub(tmp_path, [config(printer, "p1", code="00000000")], ca=printer.ca_file)
+    await h.start()
+    try:
+        s = await h.wait_status("p1", lambda s: "access code" in s.get("error", ""))
+        assert s["connected"] is False and s["state"] == "offline"
+        r = await h.call("control", p="p1", action="pause")
+        assert not r["ok"] and r["code"] == "printer_offline"
+    finally:
+        await h.close()
+
+
+async def test_printer_reboot_mid_job_reports_failure_then_recovers(printer, hub):
+    await hub.wait_status("p1", connected_idle)
+    md5 = put_job(printer, print_time_s=36000, layers=200)
+    assert (await hub.call("start_print", p="p1", name="cube.3mf", md5=md5))["ok"]
+    await hub.wait_status("p1", lambda s: s.get("state") == "printing")
+    await printer.reboot(downtime_s=0.5)
+    ev = await hub.wait(lambda r: r.get("t") == "event" and r["e"] == "job_failed", 90)
+    assert "IDLE" in ev["d"].get("reason", "")
+    await hub.wait_status("p1", connected_idle)
+
+
+@pytest.mark.slow
+async def test_five_printers_one_socket_each(tmp_path):
+    async with (
+        sim(tmp_path, 1) as a,
+        sim(tmp_path, 2) as b,
+        sim(tmp_path, 3) as c,
+        sim(tmp_path, 4) as d,
+        sim(tmp_path, 5) as e,
+    ):
+        printers = [a, b, c, d, e]
+        # One CA per simulated printer: verification is off here (ca=None), as on real farms
+        # without the Bambu CA bundle.
+        h = MpyHub(tmp_path, [config(p, f"p{i}") for i, p in enumerate(printers, 1)])
+        await h.start()
+        try:
+            for i in range(1, 6):
+                await h.wait_status(f"p{i}", connected_idle)
+            assert h.socket_count() == 5
+            assert all(p.mqtt.client_count == 1 for p in printers)
+        finally:
+            await h.close()
+        await asyncio.sleep(0)

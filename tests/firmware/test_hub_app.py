@@ -1,0 +1,173 @@
+"""The whole hub (firmware/main.py's app) in real MicroPython against the test cloud over TLS."""
+
+import json
+
+import pytest
+
+from tests.firmware.conftest import ACCESS_CODE, HUB_SECRET, fake_calls, printer_map
+
+pytestmark = pytest.mark.micropython
+
+
+def print_cmd(cid, pid="p1", job="job-1", size=4000, **extra):
+    msg = {
+        "type": "print_command",
+        "command_id": cid,
+        "printer_id": pid,
+        "job_id": job,
+        "action": "start",
+        "file_url": "http://127.0.0.1:9/files/" + job + ".3mf",
+        "file_name": job + ".3mf",
+        "file_size": size,
+    }
+    msg.update(extra)
+    return msg
+
+
+async def test_status_flows_for_every_printer(cloud, make_hub):
+    hub = await make_hub(cloud, printers=[printer_map("p1"), printer_map("p2")])
+    state = cloud.hubs["hub-1"]
+    await cloud.wait_for(lambda: state.sessions == 1)
+    hello = state.hellos[0]
+    assert hello["firmware"] and hello["boot_count"] == 1 and hello["reset_reason"] == "power_on"
+
+    def both_idle():
+        seen = {s["printer_id"] for s in state.statuses if s["status"].get("state") == "idle"}
+        return seen == {"p1", "p2"}
+
+    await cloud.wait_for(both_idle)
+    assert all(s["status"].get("connected") is not False for s in state.statuses)
+    # Status keeps flowing (the fake printer's temperature changes every second).
+    count = len(state.statuses)
+    await cloud.wait_for(lambda: len(state.statuses) >= count + 3)
+    assert "Traceback" not in hub.output()
+
+
+def events_of(state, printer="p1"):
+    return [(e["event"], e.get("job_id")) for e in state.events if e["printer_id"] == printer]
+
+
+async def test_print_runs_once_and_redelivery_replays_the_ack(cloud, make_hub):
+    hub = await make_hub(cloud, printers=[printer_map("p1", fake_print_ms=200)])
+    state = cloud.hubs["hub-1"]
+    await cloud.wait_for(lambda: state.sessions == 1)
+    cloud.accept_acks = False  # the ack is "lost": the cloud will redeliver the command
+    await cloud.send_command("hub-1", print_cmd("c-1"))
+    await cloud.wait_for(lambda: len(state.acks) == 1)
+    assert state.acks[0]["success"] and state.acks[0]["result"]["md5"]
+    await cloud.wait_for(lambda: ("job_finished", "job-1") in events_of(state))
+    assert events_of(state) == [
+        ("file_transferred", "job-1"),
+        ("job_started", "job-1"),
+        ("job_finished", "job-1"),
+    ]
+    assert [e["seq"] for e in state.events] == [1, 2, 3]
+    assert state.progress and state.progress[-1]["bytes_sent"] == 4000
+
+    # Cloud outage: reconnect, the command is redelivered, the hub answers from its cache.
+    await cloud.drop("hub-1")
+    await cloud.wait_for(lambda: state.sessions == 2 and len(state.acks) == 2)
+    assert state.acks[1] == state.acks[0]
+
+    # Reboot (power cut): the dedupe cache is on flash, so a redelivery still runs nothing.
+    await hub.kill()
+    await hub.start()
+    await cloud.wait_for(lambda: state.sessions == 3 and len(state.acks) == 3)
+    assert state.acks[2] == state.acks[0]
+    starts = [c for c in fake_calls(hub) if c["call"] in ("start_print", "transfer")]
+    assert [c["call"] for c in starts] == ["transfer", "start_print"]
+    assert state.replays == 0  # acked events were never sent again
+
+
+async def test_outbox_keeps_events_across_a_cloud_drop(cloud, make_hub):
+    await make_hub(cloud, printers=[printer_map("p1", fake_print_ms=100)])
+    state = cloud.hubs["hub-1"]
+    await cloud.wait_for(lambda: state.sessions == 1)
+    cloud.accept_events = False  # everything the hub sends from here is lost in flight
+    await cloud.send_command("hub-1", print_cmd("c-1"))
+    await cloud.wait_for(lambda: len(state.lost_events) == 3)
+    assert state.events == []
+    cloud.accept_events = True
+    await cloud.drop("hub-1")
+    await cloud.wait_for(lambda: len(state.events) == 3)
+    assert [e["seq"] for e in state.events] == [1, 2, 3]
+    assert [e["event"] for e in state.events] == ["file_transferred", "job_started", "job_finished"]
+    assert state.replays == 0
+
+
+async def test_persisted_events_survive_a_reboot_and_acked_ones_are_not_resent(cloud, make_hub):
+    hub = await make_hub(cloud, printers=[printer_map("p1", fake_print_ms=100)])
+    state = cloud.hubs["hub-1"]
+    await cloud.wait_for(lambda: state.sessions == 1)
+    await cloud.send_command("hub-1", print_cmd("c-1", job="job-1"))
+    await cloud.wait_for(lambda: len(state.events) == 3)  # applied and acked: seq 1..3
+
+    cloud.accept_events = False
+    await cloud.send_command("hub-1", print_cmd("c-2", job="job-2"))
+    await cloud.wait_for(lambda: len(state.lost_events) == 3)
+    await cloud.send_command(
+        "hub-1",
+        {"type": "printer_command", "command_id": "c-3", "printer_id": "p1", "action": "pause"},
+    )
+    await cloud.wait_for(lambda: any(e["event"] == "job_paused" for e in state.lost_events))
+    await hub.kill()  # power cut with seq 4..7 unacknowledged
+    cloud.accept_events = True
+    await hub.start()
+    await cloud.wait_for(lambda: state.sessions == 2 and len(state.events) >= 6)
+    await cloud.wait_for(lambda: len(state.acks) >= 3)
+    got = [(e["seq"], e["event"], e.get("job_id")) for e in state.events[3:]]
+    # Persisted events come back in order with their seq; job_paused lived in RAM only.
+    assert got == [
+        (4, "file_transferred", "job-2"),
+        (5, "job_started", "job-2"),
+        (6, "job_finished", "job-2"),
+    ]
+    assert state.replays == 0
+    # New events continue the sequence, never reusing a number.
+    await cloud.send_command("hub-1", print_cmd("c-4", job="job-3"))
+    await cloud.wait_for(lambda: len(state.events) == 9)
+    assert [e["seq"] for e in state.events[6:]] == [8, 9, 10]
+
+
+async def test_a_crashing_printer_task_does_not_take_the_hub_down(cloud, make_hub):
+    hub = await make_hub(cloud, printers=[printer_map("p1"), printer_map("p2", fake_crash_ms=150)])
+    state = cloud.hubs["hub-1"]
+    await cloud.wait_for(lambda: state.sessions == 1)
+    await hub.wait_line("printer:p2 crashed (restart 3)", timeout=30)
+    p1_before = sum(1 for s in state.statuses if s["printer_id"] == "p1")
+    await cloud.wait_for(
+        lambda: sum(1 for s in state.statuses if s["printer_id"] == "p1") >= p1_before + 2
+    )
+    assert state.sessions == 1 and cloud.connections == 1
+    runs = [c for c in fake_calls(hub) if c["call"] == "run" and c["printer"] == "p2"]
+    assert len(runs) >= 3
+    # The crash shows up in the log shipped to the cloud, traceback included.
+    await cloud.wait_for(lambda: any("fake printer fault" in line for line in state.logs))
+
+
+async def test_secrets_and_access_codes_never_reach_logs(cloud, make_hub):
+    hub = await make_hub(
+        cloud, printers=[printer_map("p1")], wifi_ssid="farm", wifi_pass="wifi-pw-123"
+    )
+    state = cloud.hubs["hub-1"]
+    await cloud.wait_for(lambda: state.sessions == 1)
+    await cloud.send_command(
+        "hub-1",
+        {
+            "type": "configure_printer",
+            "command_id": "cfg-1",
+            "action": "add",
+            "printer": printer_map("p9", access_code="NEWCODE-5521"),
+        },
+    )
+    await cloud.wait_for(lambda: any(a["command_id"] == "cfg-1" for a in state.acks))
+    await cloud.wait_for(lambda: any(s["printer_id"] == "p9" for s in state.statuses))
+    await cloud.wait_for(lambda: any("p9" in line for line in state.logs), timeout=20)
+    everything = hub.output() + "\n".join(state.logs) + repr(state.received)
+    for secret in (HUB_SECRET, ACCESS_CODE, "NEWCODE-5521", "wifi-pw-123"):
+        assert secret not in everything
+    assert "<redacted>" in hub.output()  # the printer was logged, its code redacted
+    # ...while NVS does hold the new printer (and its code) for the next boot.
+    nvs = json.loads((hub.state_dir / "nvs.json").read_text())["printfarm"]
+    printers = json.loads(bytes.fromhex(nvs["printers"][1]))
+    assert {p["printer_id"]: p["access_code"] for p in printers}["p9"] == "NEWCODE-5521"
