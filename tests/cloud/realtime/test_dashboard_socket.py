@@ -7,7 +7,6 @@ import aiohttp
 import pytest
 
 from protocol.codec import packb, unpackb
-from tests.cloud.realtime.conftest import issue_token
 from tools.bench.hub_client import SimHub
 
 
@@ -129,7 +128,7 @@ async def test_auth_must_come_first_and_bad_tokens_are_refused(farm):
     assert (await dash.receive_one()) == {"closed": 4401}
     await dash.close()
     # Forged token, and a valid token of a user who is not a member of that tenant.
-    outsider = issue_token("no-such-user", alpha.tenant_id)
+    outsider = farm.issue_token("no-such-user", alpha.tenant_id)
     for bad in ("not-a-jwt", outsider):
         dash = await Dashboard(farm, bad).open(auth=False)
         await dash.send({"type": "auth", "token": bad})
