@@ -171,6 +171,15 @@ class HubConnection:
             self._on_file_progress(message)
         elif kind == "printer_discovered":
             log.info("hub %s discovered %d printer(s)", self.hub_id, len(message["printers"]))
+            if message.get("command_id"):
+                self.spawn(
+                    self.realtime.db(
+                        commands_service.record_discovery,
+                        self.hub_id,
+                        message["command_id"],
+                        message["printers"],
+                    )
+                )
         elif kind == "hub_log":
             for line in message["lines"][:MAX_HUB_LOG_LINES]:
                 log.info("hub %s: %s", self.hub_id, line[:500])
@@ -383,7 +392,7 @@ class HubConnection:
             "type": "hub_status",
             "hub_id": self.hub_id,
             "is_online": online,
-            "printer_count": len(self.printer_ids) if online else 0,
+            "printer_count": len(self.printer_ids),
         }
 
     def _broadcast_all(self, messages) -> None:

@@ -113,7 +113,9 @@ async def test_claim_configure_dashboard_release(live_server):
         await dash.close()
         await dash_other.close()
 
-        # Discovery command, and its delivery state through the API.
+        # Discovery command, its findings and delivery state through the API.
+        found = {"serial": "01S00C", "model": "P1S", "name": "Bambu P1S", "ip": "192.0.2.44"}
+        hub.discoverable = [found]
         r = await owner.api.post(f"/api/v1/hubs/{hub_id}/discover", json={"duration_s": 5})
         assert r.status == 202, r.json
         command_id = r.json["command_id"]
@@ -124,6 +126,7 @@ async def test_claim_configure_dashboard_release(live_server):
                 break
             await asyncio.sleep(0.02)
         assert r.json["status"] == "acked"
+        assert r.json["result"] == {"printers": [found]}
         r = await other.api.get(f"/api/v1/hubs/{hub_id}/commands/{command_id}")
         assert r.status == 404
 
