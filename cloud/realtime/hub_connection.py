@@ -187,6 +187,7 @@ class HubConnection:
             log.warning("hub %s sent a second hub_hello; ignored", self.hub_id)
 
     def _on_status(self, message: dict) -> None:
+        self.realtime.statuses_received += 1
         printer_id = message["printer_id"]
         if self.tenant_id is None or printer_id not in self.printer_ids:
             self.dropped_status += 1  # not this hub's printer: never reaches anyone

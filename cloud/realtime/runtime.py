@@ -67,6 +67,7 @@ class Realtime:
         self.dashboards = DashboardRegistry(broker)
         self.status_writer = StatusWriter(run_db, self.settings.status_flush_s)
         self.loop_monitor = LoopMonitor()
+        self.statuses_received = 0
         self._tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -142,6 +143,7 @@ class Realtime:
             "hubs": len(self.hubs),
             "printers_live": sum(len(c.live) for c in self.hubs.connections.values()),
             "dashboards": self.dashboards.client_count(),
+            "statuses_received": self.statuses_received,
             "status_flushes": self.status_writer.flushes,
             "status_rows_written": self.status_writer.rows_written,
             "status_last_flush_ms": round(self.status_writer.last_flush_ms, 1),
