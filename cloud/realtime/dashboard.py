@@ -18,7 +18,10 @@ from cloud.realtime.framing import CLOSE_LAGGING, OutboundMessage, close_reason
 
 log = logging.getLogger(__name__)
 
-YIELD_EVERY = 64  # frames written before giving the loop to others (sends rarely suspend)
+WRITE_BATCH_BYTES = 64 * 1024  # frames joined into one transport write
+HIGH_WATER_BYTES = 256 * 1024  # unsent bytes per client before its writer waits
+LOW_WATER_BYTES = 64 * 1024
+DRAIN_POLL_S = 0.01
 
 
 def coalesce_key(message: dict):
@@ -125,42 +128,45 @@ class DashboardClient:
             self.transport.abort()
 
     async def _write_loop(self) -> None:
+        """Hand pending frames to the transport in batches: one write (one syscall) carries
+        up to WRITE_BATCH_BYTES, instead of one per message; wait while the peer is slow."""
         loop = asyncio.get_running_loop()
+        transport = self.transport
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._queue or self._latest:
-                if self._queue:
-                    message = self._queue.popleft()
-                else:
-                    key = next(iter(self._latest))
-                    message = self._latest.pop(key)
-                # The registry's watchdog drops us if this send blocks too long (a stalled
-                # reader); no per-message timer, which would cost a task per frame.
-                self.send_started = loop.time()
-                try:
-                    await self._send(message)
-                except (ConnectionError, RuntimeError) as exc:
-                    # Typically the heartbeat gave up on the peer; a peer that is not reading
-                    # would keep the closing transport (and this client) alive: abort it.
-                    self.drop(f"send failed ({type(exc).__name__})")
+                if transport is None or transport.is_closing():
+                    self.drop("connection closed")
                     return
-                finally:
-                    self.send_started = None
-                self.sent += 1
-                if self.sent % YIELD_EVERY == 0:
-                    # A send that does not block never yields: let hubs and others run.
-                    await asyncio.sleep(0)
+                frames, size = [], 0
+                while (self._queue or self._latest) and size < WRITE_BATCH_BYTES:
+                    if self._queue:
+                        message = self._queue.popleft()
+                    else:
+                        message = self._latest.pop(next(iter(self._latest)))
+                    frame = message.frame(self.use_json)
+                    frames.append(frame)
+                    size += len(frame)
+                transport.write(b"".join(frames))
+                self.sent += len(frames)
+                if transport.get_write_buffer_size() > HIGH_WATER_BYTES:
+                    # The peer reads slower than we write: wait for the buffer to drain (the
+                    # registry's watchdog drops us if that takes longer than the send timeout).
+                    self.send_started = loop.time()
+                    try:
+                        while transport.get_write_buffer_size() > LOW_WATER_BYTES:
+                            await asyncio.sleep(DRAIN_POLL_S)
+                            if transport.is_closing():
+                                return
+                    finally:
+                        self.send_started = None
+                else:
+                    await asyncio.sleep(0)  # let hubs and other dashboards run between batches
 
     def blocked_for(self, now: float) -> float:
         """Seconds the current send has been waiting on the socket (0 when not sending)."""
         return 0.0 if self.send_started is None else now - self.send_started
-
-    async def _send(self, message: OutboundMessage) -> None:
-        if self.use_json:
-            await self.ws.send_str(message.as_json())
-        else:
-            await self.ws.send_bytes(message.as_msgpack())
 
 
 class DashboardBroadcast:
