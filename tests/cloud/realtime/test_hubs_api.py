@@ -141,3 +141,23 @@ async def test_claim_configure_dashboard_release(live_server):
         assert r.json == []
     finally:
         await hub.close()
+
+
+async def test_printfarm_hub_provision_command(sqlite_server, capsys):
+    import json
+
+    from tools.cli import main
+
+    key = provisioning_headers(sqlite_server)["X-Provisioning-Key"]
+    argv = ["hub", "provision", "--cloud", sqlite_server.url, "--key", key, "--count", "2"]
+    assert await asyncio.to_thread(main, argv) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 2 and all(len(line["secret"]) == 64 for line in lines)
+    # The registered hubs authenticate.
+    hub = SimHub(
+        sqlite_server.url.replace("http://", "ws://"), lines[0]["hub_id"], lines[0]["secret"]
+    )
+    assert (await hub.connect())["claimed"] is False
+    await hub.close()
+    wrong = ["hub", "provision", "--cloud", sqlite_server.url, "--key", "d3Jvbmc="]
+    assert await asyncio.to_thread(main, wrong) == 1
