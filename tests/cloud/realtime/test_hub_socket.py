@@ -182,3 +182,24 @@ async def test_keepalive_closes_a_silent_hub_and_keeps_a_responsive_one(farm):
     assert farm.realtime.hubs.get(live_id) is not None
     await silent.close()
     await live.close()
+
+
+async def test_repeated_failures_from_one_address_are_refused_without_lookup(farm, monkeypatch):
+    from cloud.realtime import hub_socket
+
+    monkeypatch.setattr(hub_socket, "MAX_AUTH_FAILURES", 3)
+    ctx, _ = await farm.tenant("alpha")
+    hub_id, secret, _ = await farm.hub(ctx)
+    codes = []
+    for _ in range(4):
+        forger = SimHub(farm.ws_url, hub_id, "f" * 64)
+        with pytest.raises(HubRefused) as refused:
+            await forger.connect()
+        await forger.close()
+        codes.append((refused.value.code, refused.value.close_code))
+    assert codes == [("auth_failed", 4401)] * 3 + [("too_many_failures", 4429)]
+    # The genuine hub from the same address is blocked too until the window passes.
+    farm.realtime.hubs.auth_failures._windows.clear()  # the window elapsing, without waiting
+    hub = SimHub(farm.ws_url, hub_id, secret)
+    assert (await hub.connect())["claimed"] is True
+    await hub.close()
