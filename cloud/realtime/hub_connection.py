@@ -11,10 +11,12 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from cloud.realtime.broker import cancel_quietly, channel_for_tenant
+from cloud.models import now_ms
+from cloud.realtime.broker import cancel_quietly
 from cloud.realtime.events import HubIdentity
 from cloud.realtime.framing import (
     CLOSE_INTERNAL,
+    CLOSE_REPLACED,
     ProtocolError,
     close_reason,
     decode_hub_frame,
@@ -327,8 +329,6 @@ class HubConnection:
         elif op in ("claim", "printers"):
             self.spawn(self.reload_session(announce=op == "claim"))
         elif op == "connected" and notice.get("connection_id") != self.connection_id:
-            from cloud.realtime.framing import CLOSE_REPLACED
-
             self.spawn(self.close(CLOSE_REPLACED, "hub connected again elsewhere"))
 
     async def reload_session(self, announce: bool) -> None:
@@ -364,8 +364,6 @@ class HubConnection:
 
     async def _claim_code_refresher(self) -> None:
         """While unclaimed, replace the claim code shortly before it expires."""
-        from cloud.models import now_ms
-
         realtime = self.realtime
         while self.tenant_id is None:
             if self.claim_expires_at is None:
@@ -401,6 +399,3 @@ class HubConnection:
             return
         for message in messages or ():
             self.realtime.broadcast(self.tenant_id, message)
-
-
-__all__ = ["HubConnection", "channel_for_tenant"]
