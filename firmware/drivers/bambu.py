@@ -357,10 +357,8 @@ class BambuDriver(PrinterDriver):
             while time.ticks_diff(deadline, time.ticks_ms()) > 0:
                 if w["error"]:
                     raise DriverError(PRINTER_REFUSED, w["error"])
-                if confirm is not None and confirm(self._raw):
-                    return True
-                if w["done"] and confirm is None:
-                    return True
+                if w["done"] or (confirm is not None and confirm(self._raw)):
+                    return True  # a success ack, or the state change that proves the effect
                 if w["lost"]:
                     raise DriverError(PRINTER_OFFLINE, "printer connection lost")
                 await asyncio.sleep_ms(50)

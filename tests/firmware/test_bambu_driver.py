@@ -1,12 +1,14 @@
 """drivers.bambu in real MicroPython against the simulated Bambu printer (hub_sim) over MQTT/TLS."""
 
 import asyncio
+import hashlib
 
 import pytest
 
 from hub_sim.bambu import SimulatedBambuPrinter
 from hub_sim.threemf import write_3mf
 from tests.firmware.driver_harness import MpyHub
+from tests.firmware.http_origin import Origin
 
 pytestmark = pytest.mark.micropython
 
@@ -211,3 +213,127 @@ async def test_five_printers_one_socket_each(tmp_path):
         finally:
             await h.close()
         await asyncio.sleep(0)
+
+
+# ----- file streaming to the simulated printer (its own implicit FTPS, vsftpd replies)
+
+MB = 1024 * 1024
+
+
+def ftps_sim(tmp_path, i=1, **kw):
+    return SimulatedBambuPrinter(
+        serial(i),
+        CODE,
+        mqtt_port=0,
+        ftps_port=0,
+        camera_port=None,
+        speed=kw.pop("speed", 500.0),
+        report_interval=0.2,
+        workdir=tmp_path / f"printer{i}",
+        **kw,
+    )
+
+
+@pytest.fixture
+def job_origin(tmp_path):
+    root = tmp_path / "origin"
+    root.mkdir()
+    o = Origin(root).start()
+    yield o
+    o.stop()
+
+
+def make_job(origin, name, mb, **kw):
+    info = write_3mf(
+        origin.root / name,
+        gcode_size=mb * MB,
+        compress=False,
+        layers=kw.get("layers", 10),
+        print_time_s=kw.get("print_time_s", 300),
+    )
+    return info.size, info.md5
+
+
+def card_md5(printer, name):
+    p = printer.sd_path / name
+    return hashlib.md5(p.read_bytes()).hexdigest() if p.exists() else None
+
+
+@pytest.mark.slow
+async def test_64mb_3mf_streams_md5_checked_by_printer_and_prints(tmp_path, job_origin):
+    size, md5 = make_job(job_origin, "big.gcode.3mf", 64)
+    assert size > 64 * MB
+    job_origin.drop_at, job_origin.drops = 20 * MB, 1  # the download breaks once: resumed
+    async with ftps_sim(tmp_path) as printer:
+        hub = MpyHub(tmp_path, [config(printer, "p1")], ca=printer.ca_file)
+        await hub.start()
+        try:
+            await hub.wait_status("p1", connected_idle)
+            url = job_origin.url("file", "big.gcode.3mf")
+            r = await hub.call(
+                "stream", p="p1", url=url, name="big.gcode.3mf", size=size, md5=md5, timeout=900
+            )
+            assert r["ok"], r
+            assert r["r"]["md5"] == md5 == card_md5(printer, "big.gcode.3mf")
+            # project_file carries the MD5; the simulated printer checks it against the card.
+            r = await hub.call("start_print", p="p1", name="big.gcode.3mf", md5=md5, plate=1)
+            assert r["ok"], r
+            await hub.wait(lambda r: r.get("t") == "event" and r["e"] == "job_finished", 300)
+            assert [e for e, _ in hub.events("p1")] == ["job_started", "job_finished"]
+            assert hub.socket_count() == 1  # only the MQTT session is left
+        finally:
+            await hub.close()
+
+
+async def test_sim_printer_upload_faults(tmp_path, job_origin):
+    size, md5 = make_job(job_origin, "job.gcode.3mf", 3)
+    url = job_origin.url("file", "job.gcode.3mf")
+    async with ftps_sim(tmp_path) as printer:
+        hub = MpyHub(tmp_path, [config(printer, "p1")], ca=printer.ca_file)
+        await hub.start()
+        try:
+            await hub.wait_status("p1", connected_idle)
+
+            async def send(name):
+                return await hub.call("stream", p="p1", url=url, name=name, size=size, md5=md5)
+
+            # The printer cuts the data link mid-upload: fails clearly, no fragment left.
+            printer.cut_next_ftps_transfer(after_bytes=MB)
+            r = await send("cut.gcode.3mf")
+            assert not r["ok"] and r["code"] == "upload_failed", r
+            assert card_md5(printer, "cut.gcode.3mf") is None
+            # X1-class session-reuse requirement: stock MicroPython cannot resume TLS sessions.
+            printer.set_ftps_session_reuse(True)
+            r = await send("reuse.gcode.3mf")
+            assert not r["ok"] and r["code"] == "session_reuse_unsupported", r
+            printer.set_ftps_session_reuse(False)
+            # Card full.
+            printer.fill_sd_card()
+            r = await send("full.gcode.3mf")
+            assert not r["ok"] and r["code"] == "card_full", r
+            assert card_md5(printer, "full.gcode.3mf") is None
+            printer.set_sd_capacity(None)
+            # Healthy again: the same upload goes through.
+            r = await send("ok.gcode.3mf")
+            assert r["ok"] and card_md5(printer, "ok.gcode.3mf") == md5, r
+            assert hub.socket_count() == 1
+        finally:
+            await hub.close()
+
+
+async def test_config_requiring_session_reuse_fails_before_connecting(tmp_path, job_origin):
+    size, md5 = make_job(job_origin, "x.gcode.3mf", 1)
+    async with ftps_sim(tmp_path, model="X1C") as printer:
+        cfg = config(printer, "p1")
+        cfg["require_session_reuse"] = True
+        hub = MpyHub(tmp_path, [cfg], ca=printer.ca_file)
+        await hub.start()
+        try:
+            await hub.wait_status("p1", connected_idle)
+            url = job_origin.url("file", "x.gcode.3mf")
+            r = await hub.call("stream", p="p1", url=url, name="x.gcode.3mf", size=size, md5=md5)
+            assert not r["ok"] and r["code"] == "session_reuse_unsupported", r
+            assert "session" in r["message"]
+            assert card_md5(printer, "x.gcode.3mf") is None
+        finally:
+            await hub.close()
