@@ -7,7 +7,29 @@ import signal
 from aiohttp import web
 
 from cloud import kv, metrics
-from cloud.api import auth, health, members, openapi, printers, tenants
+from cloud.api import (
+    analytics,
+    assembly,
+    auth,
+    automation,
+    cameras,
+    colors,
+    files,
+    health,
+    hubs,
+    integrations,
+    inventory,
+    members,
+    openapi,
+    orders,
+    plates,
+    printers,
+    products,
+    skus,
+    tenants,
+    wiki,
+    worklist,
+)
 from cloud.config import Config
 from cloud.db import bind_database, open_database
 from cloud.db import executor as db_executor
@@ -16,6 +38,7 @@ from cloud.db.migrate import migrate
 from cloud.errors import error_middleware
 from cloud.keys import CONFIG, DATABASE, KV, METRICS, PASSWORDS, RATE_LIMITER, SECRETBOX, TOKENS
 from cloud.logging import request_id_middleware
+from cloud.realtime import runtime as realtime_runtime
 from cloud.security.passwords import PasswordHasher
 from cloud.security.secretbox import SecretBox
 from cloud.security.tokens import AccessTokens
@@ -52,6 +75,22 @@ def create_app(config: Config, *, run_migrations: bool = True) -> web.Applicatio
     tenants.setup(app)
     members.setup(app)
     printers.setup(app)
+    files.setup(app)
+    products.setup(app)
+    skus.setup(app)
+    inventory.setup(app)
+    orders.setup(app)
+    worklist.setup(app)
+    assembly.setup(app)
+    colors.setup(app)
+    plates.setup(app)
+    wiki.setup(app)
+    cameras.setup(app)
+    automation.setup(app)
+    analytics.setup(app)
+    integrations.setup(app)
+    realtime_runtime.setup(app)
+    hubs.setup(app)
     openapi.setup(app)  # last: documents every operation registered above
     return app
 

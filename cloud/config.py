@@ -13,8 +13,9 @@ KEYS_FILE_NAME = "keys.json"
 
 # Every secret the service needs, each 32 random bytes: HS256 signing key for access tokens,
 # AES-256-GCM key for secrets at rest (printer access codes, integration secrets), HMAC key for
-# signed storage URLs. PRINTFARM_<NAME> (base64) overrides the file, e.g. for several processes.
-SECRET_NAMES = ("jwt_secret", "secretbox_key", "url_signing_key")
+# signed storage URLs, the factory key of `printfarm hub provision` (POST /api/v1/admin/hubs).
+# PRINTFARM_<NAME> (base64) overrides the file, e.g. for several processes.
+SECRET_NAMES = ("jwt_secret", "secretbox_key", "url_signing_key", "provisioning_key")
 
 ACCESS_TOKEN_TTL_MS = 15 * 60 * 1000
 REFRESH_TOKEN_TTL_MS = 30 * 24 * 3600 * 1000
@@ -48,6 +49,7 @@ class Config:
     database_url: str
     storage_url: str
     redis_url: str | None = None
+    redis_prefix: str = "printfarm:"  # keys of this deployment (tests use a unique one)
     public_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
@@ -93,6 +95,8 @@ class Config:
             refresh_token_ttl_ms=int(pick("refresh_token_ttl_ms", REFRESH_TOKEN_TTL_MS)),
             argon2=tuple(int(x) for x in str(pick("argon2", "3,65536,4")).split(",")),
             db_threads=int(pick("db_threads", 8)),
+            validate_responses=str(pick("validate_responses", "0")).lower() in ("1", "true", "yes"),
+            redis_prefix=pick("redis_prefix", "printfarm:"),
         )
         return replace(config, secrets=load_secrets(data_dir, env))
 

@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 import logging
-import os
 import time
 
 from aiohttp import web
@@ -173,8 +172,7 @@ def setup(app: web.Application) -> None:
     async def lifecycle(app: web.Application):
         config = app[CONFIG]
         if config.redis_url:
-            prefix = os.environ.get("PRINTFARM_REDIS_PREFIX", "printfarm:")
-            app[KV] = RedisKeyValueStore(config.redis_url, prefix)
+            app[KV] = RedisKeyValueStore(config.redis_url, config.redis_prefix)
             sweeper = None
         else:
             app[KV] = DatabaseKeyValueStore(app)

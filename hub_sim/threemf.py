@@ -205,8 +205,7 @@ def _write_plate_gcode(
         for _ in range(_FILLER_POOL_LINES)
     ]
     avg_line = sum(len(line) for line in pool) / len(pool)
-    body_budget = max(0, gcode_size - len(header) - 64 * layers)
-    per_layer = body_budget // layers
+    footer = "M73 P100 R0\n; EXECUTABLE_BLOCK_END\n"
     with zf.open(name, "w", force_zip64=True) as entry:
 
         def emit(text: str) -> None:
@@ -221,14 +220,16 @@ def _write_plate_gcode(
             done = (layer - 1) / layers
             remaining_min = math.ceil(print_time_s * (1 - done) / 60)
             emit(f"; CHANGE_LAYER\nM73 L{layer}\nM73 P{int(done * 100)} R{remaining_min}\n")
-            left = per_layer
+            # Spread what is still missing over the remaining layers: the plate ends up at
+            # least `gcode_size` bytes (at most a line per layer more).
+            left = (gcode_size - written - len(footer)) // (layers - layer + 1)
             while left > 0:
                 # Whole lines only; overshoots the budget by at most one line.
                 count = max(1, int(min(left, _CHUNK_BYTES) / avg_line))
                 chunk = "".join(rng.choices(pool, k=count))
                 emit(chunk)
                 left -= len(chunk)
-        emit("M73 P100 R0\n; EXECUTABLE_BLOCK_END\n")
+        emit(footer)
     return PlateInfo(
         index=index,
         gcode_path=name,

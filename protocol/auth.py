@@ -60,6 +60,10 @@ def compare_digest(a, b):
     b = _as_bytes(b, "b")
     if _hmac is not None:
         return _hmac.compare_digest(a, b)
+    return _pure_compare_digest(a, b)
+
+
+def _pure_compare_digest(a, b):
     diff = len(a) ^ len(b)
     # Always walk the expected length so a wrong-length MAC takes as long as a wrong MAC.
     for i in range(len(b)):

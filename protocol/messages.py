@@ -226,10 +226,15 @@ MAP = _AnyMap()
 
 _HMS_ENTRY = _Struct(required=(("attr", INT), ("code", INT)))
 # One AMS tray; `id` is the global tray index (ams_id * 4 + slot, 254 = external spool) and an
-# empty slot carries only `id`. `color` is Bambu's RRGGBBAA hex; `remain` is percent, -1 unknown.
+# empty slot carries only `id`. `color` is Bambu's RRGGBBAA hex; `remain` is percent (-1 or nil:
+# unknown, as printers without RFID data report it).
 _AMS_TRAY = _Struct(
     required=(("id", INT),),
-    optional=(("type", STR), ("color", STR), ("remain", _Int(minimum=-1, maximum=100))),
+    optional=(
+        ("type", _Nullable(STR)),
+        ("color", _Nullable(STR)),
+        ("remain", _Nullable(_Int(minimum=-1, maximum=100))),
+    ),
 )
 # Normalised printer status: every key optional, absent = unchanged/unknown.
 PRINTER_STATUS = _Struct(
@@ -502,7 +507,9 @@ def validate(msg, direction=HUB_LINK):
     spec = catalogue.get(type_name)
     if spec is None:
         raise InvalidMessage("type", "unknown message type %r for %s" % (type_name, direction))
-    if type_name == "configure_printer" and msg.get("action") == "remove":
+    # Removing a printer needs only its id (type checked first: MicroPython warns on bytes == str).
+    action = msg.get("action")
+    if type_name == "configure_printer" and type(action) is str and action == "remove":
         _validate_remove(spec, msg)
     else:
         spec.check(msg, type_name)

@@ -45,29 +45,32 @@ _INT64_MIN = -0x8000000000000000
 _LEN32_MAX = 0xFFFFFFFF
 
 
+# Bytes that never occur in valid UTF-8 (overlong 2-byte leads, leads beyond U+10FFFF)...
+_NEVER_IN_UTF8 = (b"\xc0", b"\xc1", b"\xf5", b"\xf6", b"\xf7", b"\xf8", b"\xf9", b"\xfa")
+_NEVER_IN_UTF8 += (b"\xfb", b"\xfc", b"\xfd", b"\xfe", b"\xff")
+# ...and leads whose second byte must avoid a range: overlong 3/4-byte forms, surrogates,
+# code points above U+10FFFF. A lead byte is never a continuation byte, so every occurrence is
+# a lead: we find them with C-speed searches instead of walking the string byte by byte.
+_LEAD_BANS = (
+    (b"\xe0", 0x80, 0x9F),
+    (b"\xed", 0xA0, 0xBF),
+    (b"\xf0", 0x80, 0x8F),
+    (b"\xf4", 0x90, 0xBF),
+)
+
+
 def _check_utf8(raw):
-    """Reject overlong forms, surrogates and code points above U+10FFFF (structure is checked)."""
-    i = 0
-    n = len(raw)
-    while i < n:
-        c = raw[i]
-        if c < 0x80:
-            i += 1
-            continue
-        if c < 0xC2 or c > 0xF4:
+    """Reject what MicroPython's structural check lets through (raw is structurally valid)."""
+    for byte in _NEVER_IN_UTF8:
+        if byte in raw:
             raise MalformedFrame("invalid UTF-8 in str")
-        if c < 0xE0:
-            i += 2
-            continue
-        nxt = raw[i + 1] if i + 1 < n else 0
-        if (
-            (c == 0xE0 and nxt < 0xA0)
-            or (c == 0xED and nxt >= 0xA0)
-            or (c == 0xF0 and nxt < 0x90)
-            or (c == 0xF4 and nxt >= 0x90)
-        ):
-            raise MalformedFrame("invalid UTF-8 in str")
-        i += 3 if c < 0xF0 else 4
+    end = len(raw) - 1
+    for lead, low, high in _LEAD_BANS:
+        i = raw.find(lead)
+        while i >= 0:
+            if i < end and low <= raw[i + 1] <= high:
+                raise MalformedFrame("invalid UTF-8 in str")
+            i = raw.find(lead, i + 1)
 
 
 def _decode_str(raw):
@@ -80,105 +83,93 @@ def _decode_str(raw):
     return text
 
 
-class _Decoder:
-    """Cursor over one frame; every read is bounds-checked before anything is allocated."""
-
-    def __init__(self, data, max_depth):
-        self.data = data
-        self.pos = 0
-        self.end = len(data)
-        self.max_depth = max_depth
-
-    def value(self, depth):
-        """Decode the value at the cursor; `depth` counts the containers around it."""
-        data = self.data
-        pos = self.pos
-        if pos >= self.end:
-            raise MalformedFrame("truncated frame")
-        b = data[pos]
-        pos += 1
-        if b < 0x80:
-            self.pos = pos
-            return b
-        if b >= 0xE0:
-            self.pos = pos
-            return b - 0x100
-        if b < 0xA0:
-            # fixmap 0x80-0x8f, fixarray 0x90-0x9f
-            self.pos = pos
-            if b < 0x90:
-                return self.map(b & 0x0F, depth)
-            return self.array(b & 0x0F, depth)
-        if b < 0xC0:
-            n = b & 0x1F
-            if n > self.end - pos:
-                raise MalformedFrame("truncated frame")
-            self.pos = pos + n
-            return _decode_str(data[pos : pos + n])
-        if b == 0xC0:
-            self.pos = pos
-            return None
-        if b == 0xC2:
-            self.pos = pos
-            return False
-        if b == 0xC3:
-            self.pos = pos
-            return True
-        scalar = _SCALARS.get(b)
-        if scalar is not None:
-            if scalar[1] > self.end - pos:
-                raise MalformedFrame("truncated frame")
-            self.pos = pos + scalar[1]
-            return struct.unpack_from(scalar[0], data, pos)[0]
-        sized = _SIZED.get(b)
-        if sized is None:
-            # 0xc1 (never used) and the ext family 0xc7-0xc9, 0xd4-0xd8.
-            raise MalformedFrame("unsupported type byte 0x%02x" % b)
-        width = sized[1]
-        if width > self.end - pos:
-            raise MalformedFrame("truncated frame")
-        n = struct.unpack_from(_LENGTH_FORMATS[width], data, pos)[0]
-        pos += width
-        self.pos = pos
-        kind = sized[0]
-        if kind == _MAP:
-            return self.map(n, depth)
-        if kind == _ARRAY:
-            return self.array(n, depth)
-        if n > self.end - pos:
-            raise MalformedFrame("length %d beyond the end of the frame" % n)
-        self.pos = pos + n
-        if kind == _STR:
-            return _decode_str(data[pos : pos + n])
-        return data[pos : pos + n]
-
-    def array(self, n, depth):
-        """Decode `n` elements into a list (each takes at least one byte: checked first)."""
-        depth += 1
-        if depth > self.max_depth:
-            raise MalformedFrame("nesting deeper than %d" % self.max_depth)
-        if n > self.end - self.pos:
-            raise MalformedFrame("array of %d beyond the end of the frame" % n)
+def _container(data, st, n, depth, max_depth, is_map):
+    """Decode `n` array items or map pairs; the claimed count is checked against the data first."""
+    depth += 1
+    if depth > max_depth:
+        raise MalformedFrame("nesting deeper than %d" % max_depth)
+    # Every item takes at least one byte, so a count beyond the remaining bytes is a lie:
+    # refused before the list or dict is allocated.
+    if (n + n if is_map else n) > len(data) - st[0]:
+        raise MalformedFrame("%d items beyond the end of the frame" % n)
+    if not is_map:
         items = [None] * n
         for i in range(n):
-            items[i] = self.value(depth)
+            items[i] = _value(data, st, depth, max_depth)
         return items
-
-    def map(self, n, depth):
-        """Decode `n` pairs into a dict; keys must be str or bytes (as C msgpack's strict keys)."""
-        depth += 1
-        if depth > self.max_depth:
-            raise MalformedFrame("nesting deeper than %d" % self.max_depth)
-        if 2 * n > self.end - self.pos:
-            raise MalformedFrame("map of %d beyond the end of the frame" % n)
-        result = {}
-        for _ in range(n):
-            key = self.value(depth)
-            kt = type(key)
-            if kt is not str and kt is not bytes:
+    result = {}
+    for _ in range(n):
+        pos = st[0]
+        if pos >= len(data):
+            raise MalformedFrame("truncated frame")
+        b = data[pos]
+        if 0xA0 <= b < 0xC0 and pos + 1 + (b & 0x1F) <= len(data):
+            # fixstr key, the common case, decoded in place
+            pos += 1
+            st[0] = pos + (b & 0x1F)
+            key = _decode_str(data[pos : st[0]])
+        else:
+            key = _value(data, st, depth, max_depth)
+            if type(key) is not str and type(key) is not bytes:
                 raise MalformedFrame("map key must be str or bytes")
-            result[key] = self.value(depth)
-        return result
+        result[key] = _value(data, st, depth, max_depth)
+    return result
+
+
+def _value(data, st, depth, max_depth):
+    """Decode the value at st[0] (the cursor, advanced past it); `depth` counts its containers."""
+    pos = st[0]
+    end = len(data)
+    if pos >= end:
+        raise MalformedFrame("truncated frame")
+    b = data[pos]
+    pos += 1
+    if b < 0x80:
+        st[0] = pos
+        return b
+    if b >= 0xE0:
+        st[0] = pos
+        return b - 0x100
+    if b < 0xA0:
+        # fixmap 0x80-0x8f, fixarray 0x90-0x9f
+        st[0] = pos
+        return _container(data, st, b & 0x0F, depth, max_depth, b < 0x90)
+    if b < 0xC0:
+        n = b & 0x1F
+        if n > end - pos:
+            raise MalformedFrame("truncated frame")
+        st[0] = pos + n
+        return _decode_str(data[pos : pos + n])
+    if b == 0xC0:
+        st[0] = pos
+        return None
+    if b == 0xC2 or b == 0xC3:
+        st[0] = pos
+        return b == 0xC3
+    scalar = _SCALARS.get(b)
+    if scalar is not None:
+        if scalar[1] > end - pos:
+            raise MalformedFrame("truncated frame")
+        st[0] = pos + scalar[1]
+        return struct.unpack_from(scalar[0], data, pos)[0]
+    sized = _SIZED.get(b)
+    if sized is None:
+        # 0xc1 (never used) and the ext family 0xc7-0xc9, 0xd4-0xd8.
+        raise MalformedFrame("unsupported type byte 0x%02x" % b)
+    kind, width = sized
+    if width > end - pos:
+        raise MalformedFrame("truncated frame")
+    n = struct.unpack_from(_LENGTH_FORMATS[width], data, pos)[0]
+    pos += width
+    st[0] = pos
+    if kind == _MAP or kind == _ARRAY:
+        return _container(data, st, n, depth, max_depth, kind == _MAP)
+    if n > end - pos:
+        raise MalformedFrame("length %d beyond the end of the frame" % n)
+    st[0] = pos + n
+    if kind == _STR:
+        return _decode_str(data[pos : pos + n])
+    return data[pos : pos + n]
 
 
 def unpackb(data, max_size=MAX_HUB_FRAME, max_depth=MAX_DEPTH):
@@ -189,10 +180,11 @@ def unpackb(data, max_size=MAX_HUB_FRAME, max_depth=MAX_DEPTH):
         data = bytes(data)
     if len(data) > max_size:
         raise FrameTooLarge("frame of %d bytes exceeds %d" % (len(data), max_size))
-    decoder = _Decoder(data, max_depth)
-    obj = decoder.value(0)
-    if decoder.pos != decoder.end:
-        raise MalformedFrame("%d bytes after the value" % (decoder.end - decoder.pos))
+    # The cursor lives in a one-item list: cheaper on MicroPython than attributes or tuples.
+    st = [0]
+    obj = _value(data, st, 0, max_depth)
+    if st[0] != len(data):
+        raise MalformedFrame("%d bytes after the value" % (len(data) - st[0]))
     return obj
 
 
@@ -240,23 +232,37 @@ def _pack_header(n, fix_base, fix_limit, byte8, byte16, byte32, out):
         raise EncodeError("object too large for msgpack")
 
 
+def _pack_str(text, out):
+    try:
+        raw = text.encode()
+    except UnicodeError:  # CPython: lone surrogates
+        raise EncodeError("str is not valid Unicode") from None
+    n = len(raw)
+    if _LAX_UTF8 and n != len(text):
+        try:
+            _check_utf8(raw)
+        except MalformedFrame:
+            raise EncodeError("str is not valid Unicode") from None
+    if n < 32:
+        out.append(0xA0 | n)
+    else:
+        _pack_header(n, 0xA0, 32, 0xD9, 0xDA, 0xDB, out)
+    out.extend(raw)
+
+
 def _pack(obj, out):
     t = type(obj)
     if t is str:
-        raw = obj.encode("utf-8")
-        if _LAX_UTF8 and len(raw) != len(obj):
-            try:
-                _check_utf8(raw)
-            except MalformedFrame:
-                raise EncodeError("str is not valid Unicode") from None
-        _pack_header(len(raw), 0xA0, 32, 0xD9, 0xDA, 0xDB, out)
-        out.extend(raw)
+        _pack_str(obj, out)
     elif t is int:
         _pack_int(obj, out)
     elif t is dict:
         _pack_header(len(obj), 0x80, 16, 0, 0xDE, 0xDF, out)
         for key, value in obj.items():
-            _pack(key, out)
+            if type(key) is str:
+                _pack_str(key, out)
+            else:
+                _pack(key, out)
             _pack(value, out)
     elif obj is None:
         out.append(0xC0)

@@ -13,6 +13,8 @@ COMMAND_GROUPS = [
     "tools.commands.db",
     "tools.commands.cloud",
     "tools.commands.sim",
+    "tools.commands.hub",
+    "tools.commands.bench",
 ]
 
 

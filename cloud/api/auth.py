@@ -129,6 +129,7 @@ async def register_account(call: Call):
         required=("email", "password"),
     ),
     response=SESSION_SCHEMA,
+    errors=(401, 403),
     example={"email": "owner@example.com", "password": "correct horse battery"},
 )
 async def login(call: Call):
@@ -146,6 +147,7 @@ async def login(call: Call):
     rate_limit="auth",
     body=obj({"refresh_token": REFRESH_TOKEN, "tenant_id": ID}, required=("refresh_token",)),
     response=SESSION_SCHEMA,
+    errors=(401, 403),
     example={"refresh_token": "opaque-token-from-login"},
 )
 async def refresh(call: Call):

@@ -27,7 +27,7 @@ _ERROR_TEXT = {
 
 
 def _error_statuses(op: Operation) -> list[int]:
-    statuses = [422]
+    statuses = [422, *op.errors]
     if op.body is not None or op.request_content is not None:
         statuses += [400, 413, 415]
     if op.access != PUBLIC:

@@ -72,6 +72,7 @@ class Operation:
     # Non-JSON responses (CSV, files, redirects): OpenAPI content map; handler returns a Response.
     response_content: dict | None = None
     example: dict | None = None  # a valid request body (OpenAPI example; used by generic tests)
+    errors: tuple = ()  # extra error statuses the handler itself answers (documented in OpenAPI)
     description: str = ""
     _body_validator: Any = field(default=None, repr=False)
     _response_validator: Any = field(default=None, repr=False)
@@ -309,7 +310,10 @@ def _parse_query(op: Operation, request: web.Request) -> dict:
                 values[param.name] = param.schema["default"]
             continue
         value = _coerce(param, raw)
-        error = _first_error(op._param_validators[param.name], value, prefix=param.name)
+        try:
+            error = _first_error(op._param_validators[param.name], value, prefix=param.name)
+        except UnicodeEncodeError:
+            raise validation_error(param.name, f"{param.name}: invalid unicode") from None
         if error:
             raise error
         values[param.name] = value
@@ -331,7 +335,11 @@ async def _parse_body(op: Operation, request: web.Request):
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "invalid_json", "request body is not valid JSON") from None
-    error = _first_error(op._body_validator, body)
+    try:
+        error = _first_error(op._body_validator, body)
+    except UnicodeEncodeError:
+        # JSON may spell lone surrogates (\ud800) that no database or UTF-8 encoder accepts.
+        raise ApiError(400, "invalid_json", "request body contains invalid unicode") from None
     if error:
         raise error
     return body
@@ -374,9 +382,20 @@ async def _rate_limit(call: Call, op: Operation) -> None:
         await limiter.hit("upload", call.ctx.tenant_id)
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+        return True
+    except UnicodeEncodeError:  # lone surrogates from percent-decoded invalid UTF-8
+        return False
+
+
 def _make_route_handler(op: Operation):
     async def route_handler(request: web.Request) -> web.StreamResponse:
         call = Call(request, op)
+        for value in call.params.values():
+            if not value.isprintable() or not _encodable(value):
+                raise ApiError(404, "not_found", "no such record")  # undecodable id: nothing has it
         if op.rate_limit == "auth" and op.access == PUBLIC:
             await _rate_limit(call, op)  # per-IP limit comes before any work
         if op.access != PUBLIC:

@@ -14,6 +14,7 @@ from cloud.api.schemas import (
     text,
 )
 from cloud.keys import SECRETBOX
+from cloud.services import commands as commands_service
 from cloud.services import printers as printers_service
 
 ops = OperationGroup(tag="printers", resource="printer", description="Printers and their state")
@@ -23,6 +24,8 @@ STATUSES = ["idle", "printing", "paused", "maintenance", "offline", "error"]
 CONNECTION_TYPES = ["bambu", "prusa", "octoprint", "klipper", "other"]
 
 NULLABLE_BOOL = {"type": ["boolean", "null"]}
+# Fields the hub holds a copy of (configure_printer): changing one pushes the printer again.
+HUB_FIELDS = {"hub_id", "serial_number", "ip_address", "access_code", "model", "name"}
 HEX_COLOR = {"type": ["string", "null"], "pattern": "^#[0-9A-Fa-f]{6}$"}
 
 # Fields a client may write (status and connection state come from the hub).
@@ -141,6 +144,7 @@ async def create_printer(call: Call):
         printers_service.create_printer, call.ctx, call.app[SECRETBOX], call.body
     )
     call.audit.details = _audit_fields(call.body)
+    await commands_service.sync_printer(call.app, call.ctx, printer["id"])  # configure_printer
     return printer
 
 
@@ -159,17 +163,24 @@ async def get_printer(call: Call):
 )
 async def update_printer(call: Call):
     """Change some fields of a printer; `access_code: null` clears the code."""
+    before = await call.db(printers_service.get_printer, call.ctx, call.params["id"])
     printer = await call.db(
         printers_service.update_printer, call.ctx, call.app[SECRETBOX], call.params["id"], call.body
     )
     call.audit.details = _audit_fields(call.body)
+    if HUB_FIELDS & set(call.body):  # the hub's copy of the configuration changed
+        await commands_service.sync_printer(call.app, call.ctx, printer["id"], before["hub_id"])
     return printer
 
 
 @ops.delete("/api/v1/printers/{id}", role="operator")
 async def delete_printer(call: Call):
     """Delete a printer."""
+    before = await call.db(printers_service.get_printer, call.ctx, call.params["id"])
     await call.db(printers_service.delete_printer, call.ctx, call.params["id"])
+    await commands_service.sync_printer(
+        call.app, call.ctx, call.params["id"], before["hub_id"], deleted=True
+    )
 
 
 def _audit_fields(body: dict) -> dict:

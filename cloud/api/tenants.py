@@ -1,11 +1,15 @@
 """/api/v1/tenant: the caller's tenant (settings, deletion) and /api/v1/audit, its audit trail."""
 
+import logging
+
 from aiohttp import web
 
 from cloud.api.operations import Call, OperationGroup, Param, register
 from cloud.api.schemas import ID, NULLABLE_TIMESTAMP, TIMESTAMP, obj, text
 from cloud.services import audit as audit_service
 from cloud.services import tenants as tenants_service
+
+log = logging.getLogger("cloud.api.tenants")
 
 ops = OperationGroup(tag="tenant", resource="tenant", description="The tenant and its audit log")
 
@@ -60,8 +64,12 @@ async def update_tenant(call: Call):
 @ops.delete("/api/v1/tenant", role="owner")
 async def delete_tenant(call: Call):
     """Delete the tenant and everything it owns (owner only)."""
-    call.audit.skip = True  # the audit rows go with the tenant; the log line remains
+    call.audit.skip = True  # the audit rows go with the tenant; this log line remains
     await call.db(tenants_service.delete_tenant, call.ctx)
+    log.warning(
+        "tenant deleted",
+        extra={"tenant_id": call.ctx.tenant_id, "user_id": call.user_id, "ip": call.ip},
+    )
 
 
 @ops.get(

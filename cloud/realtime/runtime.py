@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from cloud.keys import REALTIME
 from cloud.models import TenantMember, system_access
 from cloud.realtime.broker import Broker, cancel_quietly, channel_for_hub, channel_for_tenant
 from cloud.realtime.dashboard import DashboardRegistry
@@ -187,24 +188,60 @@ def _is_member(user_id: str, tenant_id: str) -> bool:
         )
 
 
-REALTIME = web.AppKey("realtime", Realtime)
-
-
 def realtime_of(app: web.Application) -> Realtime:
     """The app's Realtime."""
     return app[REALTIME]
 
 
-def install(app: web.Application, realtime: Realtime) -> None:
-    """Attach `realtime` to `app`: routes, start at startup, stop at cleanup."""
+def _add_routes(app: web.Application) -> None:
     from cloud.realtime.dashboard_socket import handle_dashboard_socket
     from cloud.realtime.hub_socket import handle_hub_socket
 
-    app[REALTIME] = realtime
     app.router.add_get("/ws/hub/{hub_id}", handle_hub_socket)
     app.router.add_get("/ws/dashboard", handle_dashboard_socket)
 
+
+def install(app: web.Application, realtime: Realtime) -> None:
+    """Attach a ready-made `realtime` to a bare app (tests): routes, start, stop."""
+    app[REALTIME] = realtime
+    _add_routes(app)
+
     async def lifecycle(app: web.Application):
+        await realtime.start()
+        yield
+        await realtime.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+
+
+def setup(app: web.Application) -> None:
+    """Wire the real-time core into `create_app`: built at start-up from the app's database
+    pool, secret box, kv store and token verifier; the broker is Redis when configured."""
+    import functools
+    import os
+
+    from cloud.db.executor import run_db
+    from cloud.keys import CONFIG, DATABASE, KV, SECRETBOX, TOKENS
+    from cloud.realtime.broker import make_broker
+
+    _add_routes(app)
+
+    def verify(token: str) -> tuple[str, str]:
+        claims = app[TOKENS].verify(token)  # TokenError is a ValueError
+        return claims.user_id, claims.tenant_id
+
+    async def lifecycle(app: web.Application):
+        config = app[CONFIG]
+        prefix = os.environ.get("PRINTFARM_REDIS_PREFIX", "printfarm:")
+        realtime = Realtime(
+            run_db=functools.partial(run_db, app),
+            database=app[DATABASE],
+            broker=make_broker(config.redis_url, prefix=prefix),
+            secretbox=app[SECRETBOX],
+            kv=app[KV],
+            verify_token=verify,
+        )
+        app[REALTIME] = realtime
         await realtime.start()
         yield
         await realtime.stop()

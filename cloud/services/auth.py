@@ -5,7 +5,7 @@ import secrets
 
 import peewee
 
-from cloud.db import database_proxy
+from cloud.db import database_proxy, dialect
 from cloud.db.executor import write_transaction
 from cloud.errors import ApiError, conflict
 from cloud.models import Tenant, TenantMember, User, new_id, now_ms, system_access
@@ -22,14 +22,15 @@ def normalise_email(email: str) -> str:
 
 
 def membership_role(user_id: str, tenant_id: str) -> str | None:
-    """The user's role in the tenant, or None when not a member."""
-    with system_access():
-        row = (
-            TenantMember.select(TenantMember.role)
-            .where((TenantMember.user_id == user_id) & (TenantMember.tenant_id == tenant_id))
-            .first()
-        )
-    return row.role if row else None
+    """The user's role in the tenant, or None when not a member (runs on every request: plain SQL,
+    no query building)."""
+    database = database_proxy.obj
+    sql = _MEMBERSHIP_SQL if dialect(database) == "sqlite" else _MEMBERSHIP_SQL.replace("?", "%s")
+    row = database.execute_sql(sql, (user_id, tenant_id)).fetchone()
+    return row[0] if row else None
+
+
+_MEMBERSHIP_SQL = "SELECT role FROM tenant_members WHERE user_id = ? AND tenant_id = ?"
 
 
 def memberships(user_id: str) -> list[dict]:

@@ -171,6 +171,78 @@ def record_ack(
     return True, list(messages)
 
 
+def plan_printer_sync(
+    box, ctx: TenantContext, printer_id: str, previous_hub_id: str | None, deleted: bool
+) -> list[str]:
+    """Enqueue the configure_printer commands that bring hubs in line with a printer row that was
+    created, changed or deleted; return the ids of the hubs concerned (to notify after commit).
+
+    The printer moved away from (or was deleted on) `previous_hub_id`: that hub gets `remove`.
+    Its current hub gets `add` (new there) or `update`, once the row has what a hub needs
+    (serial, IP, access code); until then the hub is only told its printer set changed.
+    """
+    from cloud.models import Printer
+    from cloud.services.printers import reveal_access_code
+
+    hubs = []
+    with Hub._meta.database.atomic():
+        printer = None if deleted else Printer.scoped(ctx).where(Printer.id == printer_id).first()
+        current_hub = printer.hub_id if printer is not None else None
+        if previous_hub_id and previous_hub_id != current_hub:
+            remove = {
+                "type": "configure_printer",
+                "action": "remove",
+                "printer": {"printer_id": printer_id},
+            }
+            if _enqueue_if_claimed(box, ctx, previous_hub_id, remove):
+                hubs.append(previous_hub_id)
+        if current_hub:
+            hubs.append(current_hub)
+            access_code = reveal_access_code(box, printer)
+            if printer.serial_number and printer.ip_address and access_code:
+                config = {
+                    "printer_id": printer.id,
+                    "connection_type": "bambu",
+                    "serial": printer.serial_number,
+                    "ip": printer.ip_address,
+                    "access_code": access_code,
+                    "model": printer.model,
+                    "name": printer.name,
+                }
+                action = "update" if previous_hub_id == current_hub else "add"
+                message = {"type": "configure_printer", "action": action, "printer": config}
+                _enqueue_if_claimed(box, ctx, current_hub, message)
+    return list(dict.fromkeys(hubs))
+
+
+async def sync_printer(
+    app,
+    ctx: TenantContext,
+    printer_id: str,
+    previous_hub_id: str | None = None,
+    deleted: bool = False,
+) -> None:
+    """After a printer was created/updated/deleted through the API: push its configuration to
+    its hub(s) and tell their connections the printer set changed."""
+    from cloud.realtime.runtime import realtime_of
+
+    realtime = realtime_of(app)
+    hubs = await realtime.db(
+        plan_printer_sync, realtime.secretbox, ctx, printer_id, previous_hub_id, deleted
+    )
+    for hub_id in hubs:
+        realtime.notify_hub_changed(hub_id, claim=False)
+        realtime.notify_hub(hub_id)
+
+
+def _enqueue_if_claimed(box, ctx, hub_id, message) -> bool:
+    try:
+        enqueue_command(box, ctx, hub_id, message)
+    except RecordNotFound:
+        return False  # the hub is not (or no longer) this tenant's: nothing to tell it
+    return True
+
+
 def cancel_pending(hub_id: str) -> int:
     """Cancel every pending command of a hub (it was released); return how many."""
     with system_access():
@@ -248,4 +320,5 @@ __all__ = [
     "pending_commands",
     "record_ack",
     "send_command",
+    "sync_printer",
 ]

@@ -132,7 +132,11 @@ def _priority_rank(job: PrintJob, printers: list[Printer]) -> list[Printer]:
     )
 
 
-def _claim(job: PrintJob, printer: Printer, print_file: PrintFile) -> Assignment:
+def _claim(
+    job: PrintJob, printer: Printer, print_file: PrintFile, on_claim=None
+) -> Assignment | None:
+    """Claim job and printer together; `on_claim(assignment)` runs inside the same transaction
+    (it persists the print_command), so a claim never commits without its command."""
     now = now_ms()
     try:
         with database_proxy.atomic():
@@ -168,21 +172,24 @@ def _claim(job: PrintJob, printer: Printer, print_file: PrintFile) -> Assignment
             )
             if took_printer != 1 or took_job != 1:
                 raise _Lost()
+            assignment = Assignment(
+                job.tenant_id,
+                job.id,
+                printer.id,
+                printer.hub_id,
+                print_file.id,
+                job_update_message(PrintJob.get_by_id(job.id)),
+            )
+            if on_claim is not None:
+                on_claim(assignment)
     except _Lost:
         return None
-    claimed = PrintJob.get_by_id(job.id)
-    return Assignment(
-        job.tenant_id,
-        job.id,
-        printer.id,
-        printer.hub_id,
-        print_file.id,
-        job_update_message(claimed),
-    )
+    return assignment
 
 
-def dispatch_tenant(tenant_id: str, limit: int = 50) -> list[Assignment]:
-    """Assign as many queued jobs of one tenant as free printers allow (priority, then age)."""
+def dispatch_tenant(tenant_id: str, limit: int = 50, on_claim=None) -> list[Assignment]:
+    """Assign as many queued jobs of one tenant as free printers allow (priority, then age).
+    `on_claim` runs inside each claim's transaction; if it raises, that claim rolls back."""
     assignments: list[Assignment] = []
     with system_access():
         online_hubs = {
@@ -212,7 +219,7 @@ def dispatch_tenant(tenant_id: str, limit: int = 50) -> list[Assignment]:
                 print_file, _reason = file_for_printer(job, printer)
                 if print_file is None:
                     continue
-                assignment = _claim(job, printer, print_file)
+                assignment = _claim(job, printer, print_file, on_claim)
                 if assignment:
                     assignments.append(assignment)
                     free.remove(printer)
@@ -222,7 +229,7 @@ def dispatch_tenant(tenant_id: str, limit: int = 50) -> list[Assignment]:
     return assignments
 
 
-def assign_job(ctx: TenantContext, job_id: str, printer_id: str) -> Assignment:
+def assign_job(ctx: TenantContext, job_id: str, printer_id: str, on_claim=None) -> Assignment:
     """Manual assignment of one queued job to one printer; a clear 409 when it cannot go."""
     job = PrintJob.get_scoped(ctx, job_id)
     printer = Printer.get_scoped(ctx, printer_id)
@@ -238,10 +245,17 @@ def assign_job(ctx: TenantContext, job_id: str, printer_id: str) -> Assignment:
         print_file, reason = file_for_printer(job, printer)
         if print_file is None:
             raise JobError("printer_mismatch", reason)
-        assignment = _claim(job, printer, print_file)
+        assignment = _claim(job, printer, print_file, on_claim)
     if assignment is None:
         raise JobError("conflict", "the job or the printer was taken meanwhile; try again")
     return assignment
+
+
+def tenants_with_queued_jobs() -> list[str]:
+    """Tenants that have at least one queued job (the dispatcher's periodic sweep)."""
+    with system_access():
+        rows = PrintJob.select(PrintJob.tenant_id).where(PrintJob.status == "queued").distinct()
+        return [row.tenant_id for row in rows]
 
 
 def explain(ctx: TenantContext, job_id: str) -> list[dict]:

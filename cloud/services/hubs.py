@@ -4,14 +4,12 @@ Functions here run on a database thread (`run_db`). Claim codes live in the kv s
 handled by `ClaimCodes` (async, on the event loop).
 """
 
-import json
 import logging
 import re
 import secrets
 from dataclasses import dataclass
 
 from cloud.models import (
-    AuditLog,
     Hub,
     Printer,
     RecordNotFound,
@@ -231,7 +229,6 @@ def rename_hub(ctx: TenantContext, hub_id: str, name: str) -> dict:
     with Hub._meta.database.atomic():
         Hub.get_scoped(ctx, hub_id)
         Hub.update_scoped(ctx, name=name).where(Hub.id == hub_id).execute()
-        _audit(ctx, "hub.rename", hub_id, {"name": name})
     return get_hub(ctx, hub_id)
 
 
@@ -247,7 +244,6 @@ def claim_hub(ctx: TenantContext, hub_id: str, name: str | None) -> dict:
             if Hub.select(Hub.id).where(Hub.id == hub_id).exists():
                 raise HubConflict("hub is already claimed")
             raise RecordNotFound(Hub, hub_id)
-        _audit(ctx, "hub.claim", hub_id, {"name": name})
     return get_hub(ctx, hub_id)
 
 
@@ -261,11 +257,11 @@ def release_hub(ctx: TenantContext, hub_id: str) -> dict:
             Hub.update(tenant_id=None, name=None, updated_at=now_ms()).where(
                 Hub.id == hub.id
             ).execute()
-        _audit(
-            ctx,
-            "hub.release",
+        log.info(
+            "hub %s released: %d printer(s) detached, %d pending command(s) cancelled",
             hub_id,
-            {"printers_detached": detached, "commands_cancelled": cancelled},
+            detached,
+            cancelled,
         )
     return {"id": hub_id, "released": True, "printers_detached": detached}
 
@@ -282,17 +278,6 @@ def _printer_counts(ctx: TenantContext, hub_ids: list[str]) -> dict:
         .tuples()
     )
     return dict(rows)
-
-
-def _audit(ctx: TenantContext, action: str, hub_id: str, details: dict) -> None:
-    AuditLog.create_scoped(
-        ctx,
-        user_id=ctx.user_id,
-        action=action,
-        entity_type="hub",
-        entity_id=hub_id,
-        details=json.dumps(details),
-    )
 
 
 # --- claim codes (kv) --------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -13,6 +14,8 @@ from cloud.models import Order, TenantContext, new_id, now_ms, system_access
 from cloud.models.integrations import Integration
 from cloud.services import crud, orders, skus
 from cloud.services.fields import clean, flag, text
+
+log = logging.getLogger("cloud.integrations")
 
 PROVIDERS = ("shopify",)
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}\.myshopify\.com$")
@@ -138,7 +141,12 @@ def webhook_secret_for_shop(box, shop_domain: str) -> tuple[TenantContext, str] 
         )
     if row is None:
         return None
-    return TenantContext(tenant_id=row.tenant_id), _open(box, row)["webhook_secret"]
+    try:
+        secret = _open(box, row)["webhook_secret"]
+    except (ValueError, KeyError):  # sealed with another key or damaged: cannot verify
+        log.error("integration %s: webhook secret does not decrypt", row.id)
+        return None
+    return TenantContext(tenant_id=row.tenant_id), secret
 
 
 def verify_shopify_hmac(secret: str, body: bytes, header: str | None) -> bool:

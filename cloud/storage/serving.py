@@ -4,6 +4,8 @@ import re
 
 from aiohttp import web
 
+from cloud.keys import CONFIG, STORAGE, URL_SIGNER
+from cloud.storage import open_storage
 from cloud.storage.base import InvalidKey, ObjectNotFound, Storage
 from cloud.storage.signing import SIGNED_PATH_PREFIX, SignatureInvalid, UrlSigner
 
@@ -122,3 +124,19 @@ def add_signed_download_route(app: web.Application, storage: Storage, signer: Ur
     app.router.add_get(
         SIGNED_PATH_PREFIX + "{key:.+}", signed_download_handler(storage, signer), allow_head=True
     )
+
+
+def setup(app: web.Application) -> None:
+    """Open the configured storage and URL signer once, mount the signed download route, and
+    close the storage at shutdown. Idempotent: every module that needs storage calls it."""
+    if STORAGE in app:
+        return
+    config = app[CONFIG]
+    app[STORAGE] = open_storage(config.storage_url)
+    app[URL_SIGNER] = UrlSigner(config.secret("url_signing_key"))
+    add_signed_download_route(app, app[STORAGE], app[URL_SIGNER])
+
+    async def close(app: web.Application) -> None:
+        await app[STORAGE].close()
+
+    app.on_cleanup.append(close)

@@ -166,12 +166,13 @@ class CloudLink:
     def _url(self):
         return self.config.cloud_url.rstrip("/") + "/ws/hub/" + self.config.hub_id
 
-    def _tls(self, url):
-        if not url.startswith("wss://"):
+    def tls_for(self, url):
+        """A verifying TLS context for a wss:// or https:// URL of the cloud (None for plain)."""
+        if not (url.startswith("wss://") or url.startswith("https://")):
             return None
         bundle = self.config.ca_bundle or self.ca_bundle
         if not bundle:
-            raise OSError("wss:// without a CA bundle")
+            raise OSError("TLS URL without a CA bundle")
         return websocket.tls_context(bundle)
 
     async def _send(self, ws, msg):
@@ -271,7 +272,7 @@ class CloudLink:
         self.state = "connecting"
         self.stats["connects"] += 1
         log.info("cloud", "connecting to " + url)
-        ws = await websocket.connect(url, ssl=self._tls(url), max_message=MAX_HUB_FRAME)
+        ws = await websocket.connect(url, ssl=self.tls_for(url), max_message=MAX_HUB_FRAME)
         self.ws = ws
         try:
             await self._authenticate(ws)

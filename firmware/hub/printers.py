@@ -295,7 +295,14 @@ class PrinterManager:
         log.info("printers", "transfer %s -> %s (%d bytes)" % (msg["file_name"], pid, size))
         try:
             md5 = await self._transfer_api().stream_to_printer(
-                msg["file_url"], driver, msg["file_name"], size, progress, t.cancel
+                msg["file_url"],
+                driver,
+                msg["file_name"],
+                size,
+                progress,
+                t.cancel,
+                md5=msg.get("file_md5"),
+                ctx=self.link.tls_for(msg["file_url"]),
             )
         except Exception as e:
             if t.cancel.is_set():

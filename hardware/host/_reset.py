@@ -1,12 +1,15 @@
 """Host chip reset: keeps machine.reset_cause() across emulated reboots; a reset ends the process.
 
-A real reset stops the CPU wherever it is, so the host does not raise SystemExit (which code
-could catch): it records the cause and kills its own process. The bench runner (or a test)
-starts the process again, which is the reboot. A process killed from outside without a
+reset() on the main thread records the cause and leaves the VM with RESET_EXIT_CODE, which
+hub_runner takes as "boot again". From another thread (the watchdog) SystemExit would only end
+that thread, so it kills the whole process instead, as a real reset stops the CPU wherever it
+is; the runner sees a recorded cause and boots again. A process killed from outside without a
 recorded cause comes back as a power-on reset.
 """
 
+import _thread
 import os
+import sys
 
 import _hubdir
 
@@ -18,6 +21,8 @@ DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
 
 _CAUSE_FILE = "reset_cause"
+RESET_EXIT_CODE = 75  # exit status that tells hub_runner the firmware asked for a reboot
+_MAIN_THREAD = _thread.get_ident()  # imported at boot, on the main thread
 
 
 def _consume():
@@ -41,9 +46,11 @@ def reset_cause():
 
 
 def reset(cause=HARD_RESET):
-    """Record the cause and stop the process at once (machine.reset(), watchdog, panic)."""
+    """Record the cause and stop the VM (machine.reset(), watchdog, panic)."""
     with open(_hubdir.path(_CAUSE_FILE), "w") as f:
         f.write(str(cause))
+    if _thread.get_ident() == _MAIN_THREAD:
+        sys.exit(RESET_EXIT_CODE)
     # $PPID of the shell is this process: the whole interpreter dies, every thread with it.
     os.system("kill -9 $PPID")
     while True:  # not reached; never return to the caller, like the chip

@@ -1,8 +1,10 @@
-"""Host stand-in for the `machine` module: reset, reset cause, unique id and a minimal watchdog."""
+"""Host stand-in for the `machine` module: reset, reset cause, unique id and the watchdog."""
 
 import os
-import sys
 import time
+
+import _reset
+from _wdt import WDT  # noqa: F401  (a thread resets the VM when not fed, as the chip does)
 
 PWRON_RESET = 1
 HARD_RESET = 2
@@ -10,42 +12,22 @@ WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
 
-# Exit status that tells hub_runner "the firmware asked for a reboot": it starts the VM again.
-RESET_EXIT_CODE = 75
-_CAUSE_FILE = "reset_cause"
+# Reset cause and reboot live in _reset (shared with the watchdog thread): one file, consumed
+# once per boot. reset() is a HARD_RESET as on the esp32 port (ESP_RST_SW -> HARD_RESET in
+# ports/esp32/modmachine.c).
+RESET_EXIT_CODE = _reset.RESET_EXIT_CODE
 _UID_FILE = "unique_id"
 _UID_BYTES = 6  # the ESP32's base MAC
 
 
-def _write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-
-
-def _read_cause():
-    # Consumed once per boot: a VM that is killed (power cut) leaves no file and so reads as
-    # PWRON_RESET next time, as the chip would report.
-    try:
-        with open(_CAUSE_FILE) as f:
-            cause = int(f.read())
-        os.remove(_CAUSE_FILE)
-        return cause
-    except (OSError, ValueError):
-        return PWRON_RESET
-
-
-_cause = _read_cause()
-
-
 def reset_cause():
     """Why the hub (re)started: what reset() or the watchdog recorded, else PWRON_RESET."""
-    return _cause
+    return _reset.reset_cause()
 
 
 def reset():
     """Reboot: record the cause and leave the VM; hub_runner starts it again."""
-    _write(_CAUSE_FILE, str(SOFT_RESET))
-    sys.exit(RESET_EXIT_CODE)
+    _reset.reset(HARD_RESET)
 
 
 def soft_reset():
@@ -79,18 +61,3 @@ def freq(hz=None):
 def idle():
     """Yield the CPU briefly."""
     time.sleep_ms(1)
-
-
-class WDT:
-    """Watchdog: the host cannot interrupt the VM, so expiry is recorded and checked on feed()."""
-
-    def __init__(self, id=0, timeout=5000):
-        self.timeout = timeout
-        self._last = time.ticks_ms()
-
-    def feed(self):
-        """Pet the dog; if it had already starved, reboot as the chip would have."""
-        if time.ticks_diff(time.ticks_ms(), self._last) > self.timeout:
-            _write(_CAUSE_FILE, str(WDT_RESET))
-            sys.exit(RESET_EXIT_CODE)
-        self._last = time.ticks_ms()

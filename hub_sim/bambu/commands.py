@@ -184,7 +184,12 @@ class CommandHandler:
             name = re.sub(r"(\.gcode)?\.3mf$", "", base)
         leveling = body.get("bed_leveling", body.get("bed_levelling", True))
         await self._ack(body, True)
-        p.machine.begin_prepare(name, (file_name or url.rsplit("/", 1)[-1]))
+        # gcode_file as printers show it: the 3MF name on P1/A1, the unpacked plate on X1
+        # (HAB models.py comments; the X1 RAM disk path is not reachable over FTPS).
+        shown = file_name or url.rsplit("/", 1)[-1]
+        if not p.model.delta_reports:
+            shown = "/data/" + param.lstrip("/")
+        p.machine.begin_prepare(name, shown)
         await p.push_changes()
         try:
             job = await asyncio.to_thread(p.sdcard.inspect_job, url, file_name, param, md5)

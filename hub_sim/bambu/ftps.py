@@ -132,9 +132,36 @@ class _PrinterDTPHandler(SSLConnectionMixin, ThrottledDTPHandler):
         self._cut_checked = False
         self._free = printer.sdcard.free_bytes()
         self._refused = False
+        self._close_notify_seen = False
         super().__init__(sock, cmd_channel)
-        if self.cmd_channel._prot:
+        # Printers start data TLS only after the 150 reply to the transfer command (OBN
+        # 06.03-ftps.md): until then the connection is left alone, so a client that handshakes
+        # straight after connecting waits, as it would on a printer.
+        self._tls_pending = bool(self.cmd_channel._prot) and self.connected
+        if self._tls_pending:
+            self.del_channel()
+
+    def _start_tls_for_transfer(self) -> None:
+        if self._tls_pending:
+            self._tls_pending = False
+            if self._fileno not in self.ioloop.socket_map:
+                self.add_channel(events=self.ioloop.READ)
             self.secure_connection(self.cmd_channel.ssl_context)
+
+    def enable_receiving(self, type, cmd):
+        """STOR: the 150 is out; TLS on the data channel starts now."""
+        self._start_tls_for_transfer()
+        super().enable_receiving(type, cmd)
+
+    def push(self, data):
+        """Outgoing data (LIST, NLST): start TLS first."""
+        self._start_tls_for_transfer()
+        super().push(data)
+
+    def push_with_producer(self, producer):
+        """Outgoing file (RETR): start TLS first."""
+        self._start_tls_for_transfer()
+        super().push_with_producer(producer)
 
     def use_sendfile(self):
         """sendfile bypasses TLS and the rate cap."""
@@ -170,6 +197,52 @@ class _PrinterDTPHandler(SSLConnectionMixin, ThrottledDTPHandler):
                 self._do_ssl_shutdown()
             else:
                 self.handle_read()
+
+    def recv(self, buffer_size):
+        """Upload data; a client's TLS close_notify is not answered (see `_after_close_notify`)."""
+        if self._close_notify_seen:
+            return self._after_close_notify()
+        if self._ssl_requested and self.receive and not self._ssl_accepting:
+            try:
+                chunk = self.socket.recv(buffer_size)
+                if self.read_limit:
+                    self._throttle_bandwidth(len(chunk), self.read_limit)
+                return chunk
+            except SSL.ZeroReturnError:
+                if self.cmd_channel.printer.ftps_reply_close_notify:
+                    self._error = False
+                    super().handle_close()
+                    return b""
+                # The printer neither answers close_notify nor closes: it waits for the TCP
+                # close. A client that unwraps (stdlib storbinary) therefore hangs, as reported
+                # for real printers (bambulabs-api ftp_client.py, ha-bambulab).
+                self._close_notify_seen = True
+                raise _RetryError from None
+            except SSL.WantReadError:
+                self._ssl_want_read = True
+                raise _RetryError from None
+            except SSL.WantWriteError:
+                self._ssl_want_write = True
+                raise _RetryError from None
+            except SSL.SysCallError:
+                # TCP closed without close_notify (bambulabs-api, HA): the upload is complete.
+                self._error = True
+                super().handle_close()
+                return b""
+        return super().recv(buffer_size)
+
+    def _after_close_notify(self) -> bytes:
+        raw = self.socket._socket  # the TCP socket under the TLS connection
+        try:
+            data = raw.recv(4096)
+        except BlockingIOError:
+            raise _RetryError from None
+        except OSError:
+            data = b""
+        if not data:
+            self._error = True  # close without a TLS shutdown
+            super().handle_close()
+        return b""
 
     def handle_read(self):
         """Receive, enforcing the card's capacity and the cut fault."""

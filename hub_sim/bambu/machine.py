@@ -189,9 +189,9 @@ class PrintMachine:
             self.phase = "start"
             self._stage_left = self._stage_duration(self._stages[0])
             self.state.update(gcode_state="RUNNING", stg_cur=self._stages[0])
-            if self._use_ams:
-                self.state["ams"]["tray_now"] = "0"
-                self.state["ams"]["tray_tar"] = "0"
+            # The filament in use: AMS slot 0, or the external spool (254).
+            tray = "0" if self._use_ams else "254"
+            self.state["ams"] = {**self.state["ams"], "tray_now": tray, "tray_tar": tray}
             return dt - used
         return 0.0
 

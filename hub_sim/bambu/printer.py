@@ -78,6 +78,8 @@ class SimulatedBambuPrinter:
         self.name = name or f"3DP-{serial[:3]}-{serial[-3:]}"
         self.developer_mode = developer_mode
         self.lan_only = lan_only
+        # False (printer-like): a client's close_notify after an upload gets no reply.
+        self.ftps_reply_close_notify = False
         self.ftps_session_reuse = (
             self.model.ftps_session_reuse if ftps_session_reuse is None else ftps_session_reuse
         )

@@ -41,7 +41,7 @@ class Response:
 
     status: int
     json: object
-    headers: dict
+    headers: object  # case-insensitive multidict
     body: bytes
 
     @property
@@ -77,7 +77,7 @@ class ApiClient:
                 parsed = jsonlib.loads(body) if body else None
             except ValueError:
                 parsed = None
-            return Response(response.status, parsed, dict(response.headers), body)
+            return Response(response.status, parsed, response.headers.copy(), body)
 
     async def get(self, path, **kw) -> Response:
         return await self.request("GET", path, **kw)
@@ -196,9 +196,12 @@ def make_config(tmp_path, database_url: str, **overrides) -> Config:
 
 
 @contextlib.asynccontextmanager
-async def running_server(config: Config):
-    """Start the app on 127.0.0.1:<ephemeral> and yield a LiveServer; stop it gracefully."""
+async def running_server(config: Config, setup=None):
+    """Start the app on 127.0.0.1:<ephemeral> and yield a LiveServer; stop it gracefully.
+    `setup(app)`, if given, runs before start (e.g. to register test-only operations)."""
     app = create_app(config)
+    if setup is not None:
+        setup(app)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -213,16 +216,15 @@ async def running_server(config: Config):
 
 
 @contextlib.asynccontextmanager
-async def server_on(backend: str, tmp_path, **overrides):
+async def server_on(backend: str, tmp_path, setup=None, **overrides):
     """A live server over a fresh database of `backend` ('sqlite' or 'postgresql')."""
     if backend == "postgresql":
         with postgres_database(migrated=True) as url:
-            async with running_server(make_config(tmp_path, url, **overrides)) as server:
+            async with running_server(make_config(tmp_path, url, **overrides), setup) as server:
                 yield server
     else:
-        async with running_server(
-            make_config(tmp_path, sqlite_url(tmp_path), **overrides)
-        ) as server:
+        config = make_config(tmp_path, sqlite_url(tmp_path), **overrides)
+        async with running_server(config, setup) as server:
             yield server
 
 
@@ -242,9 +244,9 @@ async def sqlite_server(tmp_path):
 
 @pytest.fixture
 def server_factory(tmp_path):
-    """`async with server_factory(backend="sqlite", **config_overrides) as server:`."""
+    """`async with server_factory(backend="sqlite", setup=None, **config_overrides) as server:`."""
 
-    def factory(backend: str = "sqlite", **overrides):
-        return server_on(backend, tmp_path, **overrides)
+    def factory(backend: str = "sqlite", setup=None, **overrides):
+        return server_on(backend, tmp_path, setup, **overrides)
 
     return factory

@@ -25,7 +25,6 @@ def ptable():
 
 
 MICROPYTHON = ROOT / ".venv" / "bin" / "micropython"
-SHIM = ROOT / "tests" / "firmware" / "device" / "shim"
 
 
 def micropython_env(hub_dir, **extra):
@@ -34,7 +33,7 @@ def micropython_env(hub_dir, **extra):
 
     env = dict(os.environ)
     env["MICROPYPATH"] = ":".join(
-        str(p) for p in (".frozen", ROOT / "firmware", HARDWARE / "host", ROOT, SHIM)
+        str(p) for p in (".frozen", ROOT / "firmware", HARDWARE / "host", ROOT)
     )
     env["PRINTFARM_HUB_DIR"] = str(hub_dir)
     env.update({k: str(v) for k, v in extra.items()})

@@ -69,12 +69,12 @@ def test_same_seed_same_bytes(tmp_path):
 def test_large_file_is_streamed_not_held_in_memory(tmp_path):
     tracemalloc.start()
     try:
-        info = write_3mf(tmp_path / "big.3mf", layers=20, gcode_size=24 * 1024 * 1024)
+        info = write_3mf(tmp_path / "big.3mf", layers=20, gcode_size=16 * 1024 * 1024)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert info.plates[0].gcode_size >= 24 * 1024 * 1024
-    assert info.size > 6 * 1024 * 1024  # random coordinates do not compress away
+    assert info.plates[0].gcode_size >= 16 * 1024 * 1024
+    assert info.size > 4 * 1024 * 1024  # random coordinates do not compress away
     assert peak < 8 * 1024 * 1024
 
 

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import struct
 import zipfile
 import zlib
@@ -36,7 +37,9 @@ def gcode(layers: int, seconds: int, padding: int = 0) -> bytes:
         "; HEADER_BLOCK_END\n"
     )
     body = "".join(f"M73 L{n}\nG1 X{n % 200} Y{(n * 7) % 200} E0.1\n" for n in range(layers))
-    return (header + body).encode() + b";" * padding
+    # Random hex comments: barely compressible, so padding makes the .3mf itself large.
+    filler = b"".join(b"; " + os.urandom(32).hex().encode() + b"\n" for _ in range(padding // 67))
+    return (header + body).encode() + filler
 
 
 def write_bambu_3mf(

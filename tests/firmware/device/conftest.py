@@ -12,7 +12,6 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 MICROPYTHON = ROOT / ".venv" / "bin" / "micropython"
 HERE = pathlib.Path(__file__).resolve().parent
-SHIM = HERE / "shim"
 MP_HELPERS = HERE / "mp"
 HEAP = "512K"
 
@@ -42,7 +41,6 @@ class Hub:
             ROOT / "firmware",
             ROOT / "hardware" / "host",
             ROOT,
-            SHIM,
             MP_HELPERS,
         ]
         env["MICROPYPATH"] = ":".join(str(p) for p in path)

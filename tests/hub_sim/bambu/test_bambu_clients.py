@@ -6,6 +6,7 @@ import asyncio
 import ftplib
 import io
 import random
+import socket
 import ssl
 import subprocess
 import time
@@ -89,10 +90,11 @@ async def test_bambulabs_api_uploads_starts_and_sees_finish(tmp_path):
 class ImplicitFTPS(ftplib.FTP_TLS):
     """The usual implicit-FTPS subclass (as in ha-bambulab / bambulabs-api)."""
 
-    def __init__(self, *args, reuse_session=True, **kwargs):
+    def __init__(self, *args, reuse_session=True, unwrap_after_upload=False, **kwargs):
         super().__init__(*args, **kwargs)
         self._sock = None
         self.reuse_session = reuse_session
+        self.unwrap_after_upload = unwrap_after_upload
 
     @property
     def sock(self):
@@ -105,6 +107,17 @@ class ImplicitFTPS(ftplib.FTP_TLS):
             value = self.context.wrap_socket(value)
         self._sock = value
 
+    def storbinary(self, cmd, fp, blocksize=32768, callback=None, rest=None):
+        """Upload without TLS unwrap (printers do not answer close_notify; HA and
+        bambulabs-api skip it the same way)."""
+        if not self.unwrap_after_upload:
+            self.voidcmd("TYPE I")
+            with self.transfercmd(cmd, rest) as conn:
+                while buf := fp.read(blocksize):
+                    conn.sendall(buf)
+            return self.voidresp()
+        return super().storbinary(cmd, fp, blocksize, callback, rest)
+
     def ntransfercmd(self, cmd, rest=None):
         """Wrap the data socket after the 1xx reply, resuming the control session."""
         conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
@@ -114,11 +127,13 @@ class ImplicitFTPS(ftplib.FTP_TLS):
         return conn, size
 
 
-def ftps_login(port, *, reuse_session=True, password=ACCESS_CODE):
+def ftps_login(port, *, reuse_session=True, password=ACCESS_CODE, timeout=GUARD_S, unwrap=False):
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    ftp = ImplicitFTPS(context=ctx, reuse_session=reuse_session, timeout=GUARD_S)
+    ftp = ImplicitFTPS(
+        context=ctx, reuse_session=reuse_session, unwrap_after_upload=unwrap, timeout=timeout
+    )
     ftp.connect("127.0.0.1", port)
     ftp.login("bblp", password)
     ftp.prot_p()
@@ -238,3 +253,45 @@ async def test_curl_implicit_ftps_upload_and_list(x1c, tmp_path):
     assert (x1c.sd_path / "curl.3mf").read_bytes() == src.read_bytes()
     wrong = await asyncio.to_thread(run_curl, "-k", "-u", "bblp:wrong", url)
     assert wrong.returncode == 67  # curl: login denied
+
+
+async def test_data_tls_handshake_before_the_command_gets_no_answer(x1c):
+    """Printers start data-channel TLS after the 150 reply; an early handshake just waits."""
+
+    def attempt():
+        ftp = ftps_login(x1c.ftps_port)
+        try:
+            _, port = ftplib.parse227(ftp.sendcmd("PASV"))
+            raw = socket.create_connection(("127.0.0.1", port), timeout=GUARD_S)
+            raw.settimeout(1.0)  # failure guard: a printer never answers this handshake
+            try:
+                ftp.context.wrap_socket(raw, server_hostname="printer", session=ftp.sock.session)
+            except TimeoutError:
+                return "no answer"
+            except (OSError, ssl.SSLError) as exc:
+                return repr(exc)
+            finally:
+                raw.close()
+            return "handshake completed"
+        finally:
+            ftp.close()
+
+    assert await asyncio.to_thread(attempt) == "no answer"
+
+
+async def test_stdlib_unwrap_after_upload_waits_like_on_a_printer(x1c):
+    """stdlib storbinary sends close_notify and waits for the answer a printer never gives."""
+
+    def upload(timeout):
+        ftp = ftps_login(x1c.ftps_port, unwrap=True, timeout=timeout)
+        try:
+            return ftp.storbinary("STOR u.3mf", io.BytesIO(b"u" * 10_000))
+        except TimeoutError:
+            return "waited"
+        finally:
+            ftp.close()
+
+    assert await asyncio.to_thread(upload, 1.0) == "waited"  # 1 s: failure guard only
+    assert (x1c.sd_path / "u.3mf").stat().st_size == 10_000  # the data itself arrived
+    x1c.ftps_reply_close_notify = True  # a lenient server answers, and stdlib then works
+    assert (await asyncio.to_thread(upload, GUARD_S)).startswith("226")

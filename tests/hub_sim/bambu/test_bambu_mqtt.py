@@ -304,3 +304,70 @@ async def test_json_with_newline_payloads_and_no_sequence_id(client):
     ack = await client.next_message(is_print_ack("stop"))
     assert ack["print"]["result"] == "fail"  # nothing to stop while IDLE
     assert json.dumps(ack)
+
+
+async def test_qos1_commands_and_ha_style_project_file(client, printer):
+    # Bambu Studio sends stop/pause/resume with QoS 1; HA pybambu sends sequence_id as int 0,
+    # a file:///sdcard url and the OpenBambuAPI "bed_levelling" spelling may appear too.
+    write_3mf(printer.sd_path / "ha.3mf", print_time_s=120, layers=4)
+    body = {
+        "print": {
+            "sequence_id": 0,
+            "command": "project_file",
+            "param": "Metadata/plate_1.gcode",
+            "url": "file:///sdcard/ha.3mf",
+            "bed_type": "auto",
+            "timelapse": False,
+            "bed_levelling": False,
+            "flow_cali": False,
+            "vibration_cali": False,
+            "layer_inspect": False,
+            "use_ams": False,
+            "ams_mapping": [0],
+            "subtask_name": "ha",
+            "profile_id": "0",
+            "project_id": "0",
+            "subtask_id": "0",
+            "task_id": "0",
+        }
+    }
+    info = client.client.publish(printer.request_topic, json.dumps(body), qos=1)
+    await asyncio.to_thread(info.wait_for_publish, 20)  # PUBACK from the printer
+    assert info.is_published()
+    ack = await client.next_message(is_print_ack("project_file"))
+    assert ack["print"]["sequence_id"] == 0 and ack["print"]["result"] == "success"
+    state = await client.wait_state(lambda s: s.get("gcode_state") == "FINISH")
+    assert state["subtask_name"] == "ha" and state["gcode_file"] == "ha.3mf"
+    assert state["ams"]["tray_now"] == "254"  # external spool when use_ams is off
+
+
+async def test_pushing_start_after_stop_resumes_reports(client, printer):
+    client.send({"pushing": {"sequence_id": "0", "command": "stop"}})
+    await asyncio.sleep(0.3)
+    assert printer.reporting_enabled is False
+    client.send({"pushing": {"sequence_id": "0", "command": "start"}})
+    await client.next_message(is_full_report)
+
+
+async def test_x1_reports_unpacked_plate_as_gcode_file(tmp_path):
+    async with SimulatedBambuPrinter(
+        "00M00A391800007",
+        ACCESS_CODE,
+        model="X1C",
+        mqtt_port=0,
+        ftps_port=None,
+        camera_port=None,
+        speed=1000,
+        report_interval=0.2,
+        workdir=tmp_path / "x1",
+    ) as p:
+        write_3mf(p.sd_path / "x.3mf", print_time_s=60, layers=2, printer_model="X1C")
+        c = ReportClient(p)
+        try:
+            assert await c.connected() == 0
+            c.send(project_file("x.3mf"))
+            state = await c.wait_state(lambda s: s.get("gcode_state") == "FINISH")
+            assert state["gcode_file"] == "/data/Metadata/plate_1.gcode"
+            assert state["stg_cur"] == -1
+        finally:
+            c.close()

@@ -1,4 +1,4 @@
-"""Test-only network stand-in until fwcore's hardware/host/network.py is on main.
+"""Test-only WiFi radio for WifiManager tests (put before hardware/host on MICROPYPATH).
 
 Station connects only to the SSID/password in $PRINTFARM_HUB_DIR/wifi_ap (one line
 "ssid password"), so tests can make WiFi fail; access-point mode "runs" on loopback.
