@@ -191,30 +191,6 @@ async def test_printer_reboot_mid_job_reports_failure_then_recovers(printer, hub
     await hub.wait_status("p1", connected_idle)
 
 
-@pytest.mark.slow
-async def test_five_printers_one_socket_each(tmp_path):
-    async with (
-        sim(tmp_path, 1) as a,
-        sim(tmp_path, 2) as b,
-        sim(tmp_path, 3) as c,
-        sim(tmp_path, 4) as d,
-        sim(tmp_path, 5) as e,
-    ):
-        printers = [a, b, c, d, e]
-        # One CA per simulated printer: verification is off here (ca=None), as on real farms
-        # without the Bambu CA bundle.
-        h = MpyHub(tmp_path, [config(p, f"p{i}") for i, p in enumerate(printers, 1)])
-        await h.start()
-        try:
-            for i in range(1, 6):
-                await h.wait_status(f"p{i}", connected_idle)
-            assert h.socket_count() == 5
-            assert all(p.mqtt.client_count == 1 for p in printers)
-        finally:
-            await h.close()
-        await asyncio.sleep(0)
-
-
 # ----- file streaming to the simulated printer (its own implicit FTPS, vsftpd replies)
 
 MB = 1024 * 1024
@@ -335,5 +311,56 @@ async def test_config_requiring_session_reuse_fails_before_connecting(tmp_path, 
             assert not r["ok"] and r["code"] == "session_reuse_unsupported", r
             assert "session" in r["message"]
             assert card_md5(printer, "x.gcode.3mf") is None
+        finally:
+            await hub.close()
+
+
+# Smallest -X heapsize (32 KB steps) with which five printer sessions stay up while a file
+# streams (recorded in docs/benchmarks.md).
+FIVE_PRINTER_HEAP = "288K"
+
+
+@pytest.mark.slow
+async def test_five_printers_stream_and_print_within_ten_sockets(tmp_path, job_origin):
+    size, md5 = make_job(job_origin, "job.gcode.3mf", 8)
+    url = job_origin.url("file", "job.gcode.3mf")
+    async with (
+        ftps_sim(tmp_path, 1) as a,
+        ftps_sim(tmp_path, 2) as b,
+        ftps_sim(tmp_path, 3) as c,
+        ftps_sim(tmp_path, 4) as d,
+        ftps_sim(tmp_path, 5) as e,
+    ):
+        printers = [a, b, c, d, e]
+        hub = MpyHub(
+            tmp_path,
+            [config(p, f"p{i}") for i, p in enumerate(printers, 1)],
+            heap=FIVE_PRINTER_HEAP,
+        )
+        await hub.start()
+        try:
+            for i in range(1, 6):
+                await hub.wait_status(f"p{i}", connected_idle)
+            job_origin.delay_s = 0.01  # long enough to sample the descriptors during it
+            rid = hub.send("stream", p="p3", url=url, name="job.gcode.3mf", size=size, md5=md5)
+            peak = 0
+            while not any(r.get("t") == "result" and r.get("id") == rid for r in hub.rows):
+                peak = max(peak, hub.socket_count())
+                await asyncio.sleep(0.05)
+            r = next(r for r in hub.rows if r.get("t") == "result" and r.get("id") == rid)
+            assert r["ok"], r
+            assert card_md5(c, "job.gcode.3mf") == md5
+            # 5 MQTT sessions + HTTP + FTPS control + FTPS data, never more than the ESP32's 10.
+            assert 5 < peak <= 8, peak
+            assert hub.socket_count() == 5
+            r = await hub.call("start_print", p="p3", name="job.gcode.3mf", md5=md5)
+            assert r["ok"], r
+            await hub.wait(
+                lambda r: r.get("t") == "event" and r["p"] == "p3" and r["e"] == "job_finished",
+                120,
+            )
+            # Every printer kept its session through the transfer.
+            assert all(hub.status[f"p{i}"]["connected"] for i in range(1, 6))
+            assert all(p.mqtt.client_count == 1 for p in printers)
         finally:
             await hub.close()
