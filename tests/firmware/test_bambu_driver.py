@@ -364,3 +364,46 @@ async def test_five_printers_stream_and_print_within_ten_sockets(tmp_path, job_o
             assert all(p.mqtt.client_count == 1 for p in printers)
         finally:
             await hub.close()
+
+
+async def test_handshakes_never_overlap_across_printers(tmp_path):
+    # A "printer" that accepts TCP, takes the TLS hello, stalls a moment and hangs up: five
+    # drivers retrying against it must still open one connection at a time.
+    state = {"open": 0, "max": 0, "total": 0}
+
+    async def handle(reader, writer):
+        state["open"] += 1
+        state["total"] += 1
+        state["max"] = max(state["max"], state["open"])
+        try:
+            await reader.read(512)
+            await asyncio.sleep(0.2)
+        finally:
+            state["open"] -= 1
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    printers = [
+        {
+            "printer_id": f"p{i}",
+            "serial": serial(i),
+            "ip": "127.0.0.1",
+            "access_code": CODE,
+            "mqtt_port": port,
+        }
+        for i in range(1, 6)
+    ]
+    hub = MpyHub(tmp_path, printers)
+    await hub.start()
+    try:
+        async with asyncio.timeout(60):
+            while state["total"] < 8:
+                await asyncio.sleep(0.05)
+        assert state["max"] == 1, state
+        for i in range(1, 6):
+            s = await hub.wait_status(f"p{i}", lambda s: s.get("connected") is False)
+            assert s["state"] == "offline" and s["error"]
+    finally:
+        await hub.close()
+        server.close()
