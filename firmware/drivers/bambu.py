@@ -149,9 +149,15 @@ class BambuDriver(PrinterDriver):
         async with _handshake_gate:
             if self._stopping:
                 return
-            await client.connect(self.host, self.mqtt_port, self._ctx, server_hostname=self.serial)
+            try:
+                await client.connect(
+                    self.host, self.mqtt_port, self._ctx, server_hostname=self.serial
+                )
+                await client.subscribe(self._report_topic, 0)
+            except BaseException:
+                await client.close()
+                raise
             self._client = client
-            await client.subscribe(self._report_topic, 0)
         pump = None
         try:
             self._connected = True
@@ -183,7 +189,13 @@ class BambuDriver(PrinterDriver):
             raise DriverError(PRINTER_OFFLINE, "lost the printer while sending: " + str(e))
 
     async def _pump(self, client):
-        # Emits rate-bounded status and watches for a silent printer.
+        # Emits rate-bounded status and watches for a silent printer; ends with the session.
+        try:
+            await self._pump_loop(client)
+        except DriverError:
+            pass  # the session is going down; run() reconnects
+
+    async def _pump_loop(self, client):
         asked = False
         while True:
             await asyncio.sleep_ms(PUMP_TICK_MS)
@@ -487,7 +499,7 @@ class BambuDriver(PrinterDriver):
         except OSError as e:
             raise DriverError(UPLOAD_FAILED, "FTPS link: " + str(e))
         finally:
-            await client.close()
+            await client.quit()
 
 
 def _ftp_code(e):
