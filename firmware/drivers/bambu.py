@@ -5,6 +5,8 @@ import json
 import random
 import time
 
+from net import ftps, mqtt, tls
+
 from drivers import bambu_status as bs
 from drivers.base import (
     BAD_COMMAND,
@@ -24,7 +26,6 @@ from drivers.base import (
     DriverError,
     PrinterDriver,
 )
-from net import ftps, mqtt, tls
 
 try:
     from micropython import const
