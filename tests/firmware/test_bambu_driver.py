@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+import time
 
 import pytest
 
@@ -76,9 +77,14 @@ async def test_status_flows_and_print_runs_to_finish(printer, hub):
     assert s["gcode_state"] in ("IDLE", "FINISH", "FAILED")
     assert "nozzle_temp" in s and "bed_temp" in s and s["error"] == ""
     md5 = put_job(printer, print_time_s=300, layers=10)
+    mark, t0 = len(hub.rows), time.monotonic()
     r = await hub.call("start_print", p="p1", name="cube.3mf", md5=md5, plate=1)
     assert r["ok"], r
     await hub.wait(lambda r: r.get("t") == "event" and r["e"] == "job_finished", 120)
+    elapsed = time.monotonic() - t0
+    # The printer reports 5 times a second; the cloud gets changes at most once a second.
+    updates = [r for r in hub.rows[mark:] if r.get("t") == "status"]
+    assert 2 <= len(updates) <= elapsed + 2, (len(updates), elapsed)
     s = await hub.wait_status("p1", lambda s: s.get("gcode_state") == "FINISH")
     assert s["progress"] == 100 and s["state"] == "idle"
     assert s["job_name"] == "cube"
