@@ -126,6 +126,8 @@ async def test_busy_and_bad_commands(printer, hub):
     assert not r["ok"] and r["code"] == "bad_command", r
     r = await hub.call("control", p="p1", action="explode")
     assert not r["ok"] and r["code"] == "bad_command", r
+    r = await hub.call("control", p="p1", action="light", args={"on": False})
+    assert r["ok"] and r["r"]["confirmed"], r  # the printer echoes ledctrl
 
 
 async def test_developer_mode_off_gives_clear_reason(printer, hub):
