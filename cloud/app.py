@@ -14,6 +14,7 @@ from cloud.api import (
     automation,
     cameras,
     colors,
+    downloads,
     files,
     health,
     hubs,
@@ -75,6 +76,7 @@ def create_app(config: Config, *, run_migrations: bool = True) -> web.Applicatio
     tenants.setup(app)
     members.setup(app)
     printers.setup(app)
+    downloads.setup(app)
     files.setup(app)
     products.setup(app)
     skus.setup(app)

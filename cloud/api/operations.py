@@ -13,6 +13,7 @@ rate limits, request validation, audit entry and OpenAPI entry from that one dec
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ USER = "user"  # any valid access token; no tenant role needed (e.g. /auth/me)
 MUTATING_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 Handler = Callable[["Call"], Awaitable[Any]]
+_PLACEHOLDER = re.compile(r"\{(\w+)(?::[^{}]+)?\}")
+_PLACEHOLDER_WITH_REGEX = re.compile(r"\{(\w+):[^{}]+\}")
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,13 @@ class Operation:
 
     @property
     def path_params(self) -> list[str]:
-        """Names of the {placeholders} in the path, in order."""
-        return [part[1:-1] for part in self.path.split("/") if part.startswith("{")]
+        """Names of the {placeholders} in the path, in order ({key:regex} gives key)."""
+        return _PLACEHOLDER.findall(self.path)
+
+    @property
+    def doc_path(self) -> str:
+        """The path as OpenAPI and aiohttp's canonical form write it (regexes dropped)."""
+        return _PLACEHOLDER_WITH_REGEX.sub(r"{\1}", self.path)
 
 
 class OperationGroup:

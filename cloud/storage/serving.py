@@ -120,21 +120,21 @@ def signed_download_handler(storage: Storage, signer: UrlSigner):
 
 
 def add_signed_download_route(app: web.Application, storage: Storage, signer: UrlSigner) -> None:
-    """Mount GET and HEAD `/storage/{key}`: the one download path for browsers and hubs."""
+    """Mount GET and HEAD `/storage/{key}` on a bare app (the cloud declares it in cloud.api.downloads)."""
     app.router.add_get(
         SIGNED_PATH_PREFIX + "{key:.+}", signed_download_handler(storage, signer), allow_head=True
     )
 
 
 def setup(app: web.Application) -> None:
-    """Open the configured storage and URL signer once, mount the signed download route, and
-    close the storage at shutdown. Idempotent: every module that needs storage calls it."""
+    """Open the configured storage and URL signer once and close the storage at shutdown.
+    Idempotent: every module that needs storage calls it. The download route is declared in
+    cloud.api.downloads."""
     if STORAGE in app:
         return
     config = app[CONFIG]
     app[STORAGE] = open_storage(config.storage_url)
     app[URL_SIGNER] = UrlSigner(config.secret("url_signing_key"))
-    add_signed_download_route(app, app[STORAGE], app[URL_SIGNER])
 
     async def close(app: web.Application) -> None:
         await app[STORAGE].close()

@@ -61,7 +61,7 @@ def _resolve(document: dict, schema: dict) -> dict:
 
 def _check(document: dict, op, response) -> None:
     """A real response conforms to what the document says for its operation and status."""
-    entry = document["paths"][op.path][op.method.lower()]
+    entry = document["paths"][op.doc_path][op.method.lower()]
     declared = entry["responses"].get(str(response.status))
     assert declared is not None, (op.method, op.path, response.status, response.json)
     content = declared.get("content", {}).get("application/json")
