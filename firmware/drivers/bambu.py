@@ -48,6 +48,7 @@ BACKOFF_MIN_MS = const(1000)
 BACKOFF_MAX_MS = const(60000)
 REFUSED_BACKOFF_MS = const(60000)  # wrong access code: retrying fast only locks the user out
 STAGGER_MS = const(2000)  # random delay before the first connect of each printer
+STABLE_SESSION_MS = const(30000)  # a session this long resets the reconnect backoff
 
 # One TLS handshake at a time across all printers: on the ESP32 a handshake blocks the loop for
 # up to ~1 s and costs ~15 KB extra heap, so they must never pile up after a WiFi return.
@@ -93,6 +94,7 @@ class BambuDriver(PrinterDriver):
         self._stopping = False
         self._stop_ev = asyncio.Event()
         self._connected_once = False
+        self._connected_at = 0
         self.firmware = None
         self.malformed = 0  # reports that were not JSON objects
 
@@ -116,11 +118,17 @@ class BambuDriver(PrinterDriver):
                     self._set_offline(e.message)
             except OSError as e:
                 self._set_offline("network: " + str(e))
+            except DriverError as e:
+                self._set_offline(e.message)
             except Exception as e:  # a bug must not kill the task: report and retry
                 self._set_offline("driver error: " + repr(e))
             if self._stopping:
                 break
-            if self._connected_once:
+            # Only a session that lasted resets the backoff: a printer that accepts and then
+            # drops us at once (client limit reached) must not be hammered every second.
+            if self._connected_once and (
+                time.ticks_diff(time.ticks_ms(), self._connected_at) >= STABLE_SESSION_MS
+            ):
                 attempt = 0
             await self._pause(delay or backoff_ms(attempt))
             attempt += 1
@@ -163,6 +171,7 @@ class BambuDriver(PrinterDriver):
         try:
             self._connected = True
             self._connected_once = True
+            self._connected_at = time.ticks_ms()
             self._error = ""
             self._dirty = True
             self._last_report = time.ticks_ms()
