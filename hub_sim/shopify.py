@@ -77,6 +77,7 @@ class SimulatedShopify:
         self._small_ids = itertools.count(9_100_000_000)
         self._clock_ms = 1_790_000_000_000
         self._throttled = 0
+        self._throttle_after = 0
         self._retry_after = "2.0"
         self._failures: list[tuple[int, object]] = []
         self._runner: web.AppRunner | None = None
@@ -205,8 +206,10 @@ class SimulatedShopify:
         for fulfillment_order in self._fulfillment_orders_of(order_id):
             fulfillment_order["status"] = "cancelled"
 
-    def throttle(self, requests: int = 1, retry_after: str = "2.0") -> None:
-        """The next `requests` requests answer 429 with this Retry-After (seconds, as text)."""
+    def throttle(self, requests: int = 1, retry_after: str = "2.0", *, after: int = 0) -> None:
+        """`requests` requests answer 429 with this Retry-After (seconds, as text), starting
+        once `after` more requests have been answered normally."""
+        self._throttle_after = after
         self._throttled = requests
         self._retry_after = retry_after
 
@@ -248,13 +251,14 @@ class SimulatedShopify:
         """Authentication, injected failures and the rate limit, before any handler."""
         if request.headers.get("X-Shopify-Access-Token") != self.access_token:
             response = _error(401, _AUTH_ERROR)
-        elif self._throttled > 0:
+        elif self._throttled > 0 and self._throttle_after == 0:
             self._throttled -= 1
             response = _error(429, _THROTTLE_ERROR, {"Retry-After": self._retry_after})
         elif self._failures:
             status, errors = self._failures.pop(0)
             response = _error(status, errors)
         else:
+            self._throttle_after = max(0, self._throttle_after - 1)
             try:
                 response = await handler(request)
             except web.HTTPException as exc:
@@ -396,6 +400,8 @@ class SimulatedShopify:
                     return _error(422, ["Invalid fulfillment order line item quantity requested."])
             plan.append((fulfillment_order, wanted, by_id))
         order_id = plan[0][0]["order_id"]
+        if any(fo["order_id"] != order_id for fo, _, _ in plan):
+            return _error(422, ["Fulfillment orders must belong to the same order."])
         order = self.orders[order_id]
         fulfilled_lines = []
         for fulfillment_order, wanted, by_id in plan:
