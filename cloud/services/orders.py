@@ -5,6 +5,7 @@ import peewee
 from cloud.errors import ApiError, conflict, not_found, validation_error
 from cloud.models import Order, OrderItem, Product, ProductSku, now_ms
 from cloud.models.integrations import OrderExternalRef
+from cloud.queue.store import QueueStore
 from cloud.services import crud
 from cloud.services.fields import (
     choice,
@@ -146,7 +147,20 @@ def update_order(ctx, order_id, data) -> dict:
         if new_status and new_status != current and new_status not in TRANSITIONS[current]:
             raise conflict("status", f"an order cannot go from {order.status} to {new_status}")
         order = crud.update_row(ctx, ORDERS, order.id, values)
+        if new_status == "fulfilled" and current != "fulfilled":
+            _enqueue_shop_fulfillment(order)
     return _order_out(ctx, order)
+
+
+def _enqueue_shop_fulfillment(order) -> None:
+    """Tell the shop an order it sent us is fulfilled (shopify-sync), in this transaction."""
+    if order.source == "shopify" and order.external_id:
+        QueueStore().enqueue(
+            "shopify-sync",
+            {"kind": "fulfill_order", "order_id": order.id},
+            tenant_id=order.tenant_id,
+            dedupe_key=f"shopify-fulfill:{order.id}",
+        )
 
 
 def delete_order(ctx, order_id) -> None:
