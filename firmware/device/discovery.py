@@ -37,6 +37,17 @@ MODELS = {
 }
 
 
+MAX_DURATION_S = const(60)  # longest listen a command may ask for
+
+
+def listen_port():
+    """UDP port to listen on: 2021, or $PRINTFARM_SSDP_PORT on the unix port (many simulated
+    hubs and printers share one machine there)."""
+    getenv = getattr(os, "getenv", None)  # the ESP32 port has no environment
+    value = getenv("PRINTFARM_SSDP_PORT") if getenv else None
+    return int(value) if value else SSDP_PORT
+
+
 def parse_notify(data, source_ip=None):
     """A printer dict {serial, model, name, ip} from one datagram, or None if it is not one."""
     try:
@@ -99,8 +110,11 @@ async def _readable(sock):
     yield asyncio.core._io_queue.queue_read(sock)
 
 
-async def discover(duration_s=10, port=SSDP_PORT):
-    """Listen for duration_s seconds; return the printers heard, one per serial."""
+async def discover(duration_s=10, port=None):
+    """Listen for duration_s seconds (on listen_port() unless given); return the printers heard,
+    one per serial."""
+    if port is None:
+        port = listen_port()
     found = {}
     sock = _open_socket(port)
     try:
@@ -133,21 +147,8 @@ def _source_ip(addr):
         return None
 
 
-MAX_DURATION_S = const(60)  # longest listen a command may ask for
-
-
-def listen_port():
-    """UDP port to listen on: 2021, or $PRINTFARM_SSDP_PORT on the unix port (many simulated
-    hubs and printers share one machine there)."""
-    getenv = getattr(os, "getenv", None)  # the ESP32 port has no environment
-    value = getenv("PRINTFARM_SSDP_PORT") if getenv else None
-    return int(value) if value else SSDP_PORT
-
-
 async def handle(msg, link, port=None):
     """The application's entry for discover_printers: listen, send printer_discovered, ack."""
-    if port is None:
-        port = listen_port()
     duration = msg.get("duration_s", 10)
     if not isinstance(duration, int) or not 0 < duration <= MAX_DURATION_S:
         return {
@@ -159,7 +160,7 @@ async def handle(msg, link, port=None):
     return {"success": True, "result": {"printers": len(reply["printers"])}}
 
 
-async def discovered_message(command_id, duration_s=10, port=SSDP_PORT):
+async def discovered_message(command_id, duration_s=10, port=None):
     """The printer_discovered message answering a discover_printers command."""
     printers = await discover(duration_s, port)
     return {"type": "printer_discovered", "command_id": command_id, "printers": printers}
