@@ -108,6 +108,8 @@ def test_fresh_hub_opens_portal_and_accepts_settings(radio_hub):
         assert status == 400 and json.loads(body)["error"]["message"].startswith(field)
     status, _, body = http(port, "/api/settings", raw_json=b"{not json")
     assert status == 400 and json.loads(body)["error"]["code"] == "bad_request"
+    status, _, _ = http(port, "/api/settings", data={"ssid": "x" * 5000})  # over MAX_BODY
+    assert status == 413
     status, _, body = http(port, "/api/status")
     assert json.loads(body)["wifi_ssid"] == ""
     # Good settings: stored, portal and DNS stop, the station joins.
