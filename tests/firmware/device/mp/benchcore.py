@@ -71,7 +71,6 @@ async def _main():
             msg = await discovery.discovered_message(
                 command["command_id"],
                 command.get("duration_s", 10),
-                _env_int("BENCH_SSDP_PORT", 2021),
             )
             await link.send(msg)
         elif kind == "bench_stall":
