@@ -325,7 +325,7 @@ async def test_config_requiring_session_reuse_fails_before_connecting(tmp_path, 
 
 # Smallest -X heapsize (32 KB steps) with which five printer sessions stay up while a file
 # streams (recorded in docs/benchmarks.md).
-FIVE_PRINTER_HEAP = "288K"
+FIVE_PRINTER_HEAP = "256K"
 
 
 @pytest.mark.slow
