@@ -144,6 +144,16 @@ async def test_missing_file_and_wrong_size(hub, origin, files):
     assert not r["ok"] and r["code"] == "download_failed", r
 
 
+async def test_chunked_body_must_match_file_size(hub, origin, ftps, files):
+    # A chunked body carries no length: the hub checks the end itself, never truncating.
+    size, _ = files[1]["small.3mf"]
+    r = await stream(hub, origin.url("chunked", "small.3mf"), "short.3mf", size - 1)
+    assert not r["ok"] and r["code"] == "download_failed" and "larger" in r["message"], r
+    r = await stream(hub, origin.url("chunked", "small.3mf"), "long.3mf", size + 1)
+    assert not r["ok"] and r["code"] == "download_failed" and "ended at" in r["message"], r
+    assert not (ftps.root / "short.3mf").exists() and not (ftps.root / "long.3mf").exists()
+
+
 async def test_md5_mismatch(hub, origin, files):
     size, _ = files[1]["small.3mf"]
     r = await stream(hub, origin.url("file", "small.3mf"), "m.3mf", size, "0" * 32)
@@ -256,10 +266,11 @@ async def test_heap_for_64mb_equals_heap_for_1mb(tmp_path, pki, ftps):
             assert r["ok"], r
             assert on_card(ftps, name) == md5s[name]
             peaks[name] = r["r"]["heap_peak"]
-        # Live heap sampled after gc at every progress report: the same for both sizes up to a
-        # few 16-byte GC blocks (longer decimal strings: Content-Length, SIZE reply, progress);
-        # 64x the data, no growth. The stronger proof: both ran in STREAM_HEAP.
-        assert abs(peaks["big.3mf"] - peaks["one.3mf"]) <= 256, peaks
+        # Live heap sampled after gc at every progress report: the same for both sizes within
+        # 1 KB (1 % of it): MicroPython's GC is conservative, so a stale stack word can keep a
+        # few small objects alive at one sample and not at another. 64x the data, no growth;
+        # the stronger proof is that both ran in STREAM_HEAP.
+        assert abs(peaks["big.3mf"] - peaks["one.3mf"]) <= 1024, peaks
     finally:
         await hub.close()
         origin.stop()
