@@ -96,6 +96,7 @@ class CloudLink:
         }
         self.backoff = None
         self._up_since = 0
+        self._ctx = None
 
     # -- public API for the rest of the hub ------------------------------------------------
     def post_status(self, printer_id, changes):
@@ -171,10 +172,13 @@ class CloudLink:
         """A verifying TLS context for a wss:// or https:// URL of the cloud (None for plain)."""
         if not (url.startswith("wss://") or url.startswith("https://")):
             return None
-        bundle = self.config.ca_bundle or self.ca_bundle
-        if not bundle:
-            raise OSError("TLS URL without a CA bundle")
-        return websocket.tls_context(bundle)
+        if self._ctx is None:
+            # Built once and reused: parsing the bundle on every reconnect costs heap and time.
+            bundle = self.config.ca_bundle or self.ca_bundle
+            if not bundle:
+                raise OSError("TLS URL without a CA bundle")
+            self._ctx = websocket.tls_context(bundle)
+        return self._ctx
 
     def _checked(self, msg):
         """msg if the contract accepts it; a status loses only its bad keys; else None.
