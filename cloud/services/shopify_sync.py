@@ -26,6 +26,7 @@ from cloud.services.shopify_api import ShopifyClient, ShopifyRejected
 log = logging.getLogger("cloud.shopify_sync")
 
 QUEUE = "shopify-sync"
+WEBHOOK_PULL_INTERVAL_MS = 60_000  # a webhook triggers a catch-up pull at most this often
 OPEN_ORDER_STATUSES = ("pending", "processing")  # orders the farm still has to make
 FULFILLABLE = ("open", "in_progress")  # fulfillment order statuses that accept a fulfillment
 
@@ -73,6 +74,12 @@ def record_error(tenant_id: str, shop_domain: str, error: str) -> None:
         ShopifySyncState.update_scoped(
             ctx, last_error=error[:2000], last_error_at=now_ms()
         ).execute()
+
+
+def pulled_since(tenant_id: str, since_ms: int) -> bool:
+    """Whether a pull finished after `since_ms` (webhook bursts then skip the catch-up pull)."""
+    row = ShopifySyncState.scoped(TenantContext(tenant_id=tenant_id)).first()
+    return row is not None and (row.last_import_at or 0) > since_ms
 
 
 def sync_state(tenant_id: str) -> dict | None:

@@ -323,3 +323,15 @@ async def test_manual_orders_are_not_sent_to_shopify(harness):
 )
 def test_retry_after_parsing(header, expected):
     assert shopify_api.retry_after_ms(header) == expected
+
+
+def test_sync_state_model_matches_its_table(any_db):
+    from cloud.db.introspect import schema_of
+    from cloud.models.shopify_sync import ShopifySyncState
+
+    table = schema_of(any_db)["shopify_sync_state"]
+    fields = ShopifySyncState._meta.columns
+    assert set(fields) == set(table["columns"])
+    for name, field in fields.items():
+        if name not in table["primary_key"]:
+            assert field.null == (not table["columns"][name]["not_null"]), name

@@ -61,6 +61,13 @@ async def test_webhook_redelivered_imports_once_and_pull_catches_up(live_server)
             again = await shop.send_webhook(url, "orders/create", hooked, WEBHOOK_SECRET)
             assert again[1]["status"] == "exists"
             assert await worker.drain() == 0
+            # A second order right after: announced; no second catch-up pull within a minute.
+            pulls = len(shop.calls_to("orders.json"))
+            later = shop.add_order([{"sku": "WIDGET-BLUE", "quantity": 1}])
+            status, body = await shop.send_webhook(url, "orders/create", later, WEBHOOK_SECRET)
+            assert (status, body["status"]) == (200, "created")
+            assert await worker.drain() == 1
+            assert len(shop.calls_to("orders.json")) == pulls
         finally:
             await handler.close()
 
@@ -73,7 +80,7 @@ async def test_webhook_redelivered_imports_once_and_pull_catches_up(live_server)
     # The webhook's order and the two seeded ones the pull found; none twice.
     assert externals == sorted(str(i) for i in shop.orders)
     announced = [m["order_id"] for _, m in published if m["type"] == "new_order"]
-    assert len(announced) == 3 and len(set(announced)) == 3
+    assert len(announced) == 4 and len(set(announced)) == 4
     assert first[1]["order_id"] in announced
     assert {t for t, _ in published} == {owner.tenant_id}
     # The operator sees the webhook's order through the API, with its items.
