@@ -74,9 +74,7 @@ def stored_file(tenant_id: str, file_id: str) -> dict | None:
     return {"file_key": row.file_key, "sha256": detail.sha256 if detail else None}
 
 
-def apply_metadata(
-    tenant_id: str, file_id: str, size: int, sha256: str, meta, thumb_key: str | None
-) -> bool:
+def apply_metadata(tenant_id: str, file_id: str, spool, meta, thumb_key: str | None) -> bool:
     """Write what the 3MF says into print_files, its details and plates, in one transaction.
     False when the file was deleted meanwhile (the caller removes the new thumbnail)."""
     ctx = TenantContext(tenant_id=tenant_id)
@@ -85,13 +83,14 @@ def apply_metadata(
         row = PrintFile.scoped(ctx).where(PrintFile.id == file_id).first()
         if row is None:
             return False
-        values = {**files.metadata_columns(meta), "file_size_bytes": size}
+        values = {**files.metadata_columns(meta), "file_size_bytes": spool.size}
         if thumb_key:
             values["thumbnail_url"] = f"/api/v1/files/{file_id}/thumbnail"
         PrintFile.update_scoped(ctx, **values).where(PrintFile.id == file_id).execute()
         detail = PrintFileDetail.scoped(ctx).where(PrintFileDetail.print_file_id == file_id)
         details = {
-            "sha256": sha256,
+            "sha256": spool.sha256,
+            "md5": spool.md5,
             "plate_count": meta.plate_count,
             "printer_model": meta.printer_model,
             "slicer_version": meta.slicer_version,

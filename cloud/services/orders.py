@@ -63,7 +63,7 @@ ITEMS = crud.Resource(
         "sku": text(100),
         "product_name": text(200),
         "quantity": integer(1, 1_000_000, required=True),
-        "quantity_fulfilled": integer(0, 1_000_000),
+        "quantity_fulfilled": integer(0, 1_000_000, nullable=False),
         "unit_price": integer(0),
     },
     hidden=(),
@@ -188,7 +188,7 @@ def update_item(ctx, order_id, item_id, data) -> dict:
         order = _open_order(ctx, order_id)
         item = _item_of(order, item_id)
         merged_quantity = values.get("quantity", item.quantity)
-        if values.get("quantity_fulfilled", item.quantity_fulfilled or 0) > merged_quantity:
+        if (values.get("quantity_fulfilled", item.quantity_fulfilled) or 0) > merged_quantity:
             raise validation_error("quantity_fulfilled", "cannot exceed the item's quantity")
         if values:
             OrderItem.update(**values).where(OrderItem.id == item.id).execute()

@@ -64,9 +64,7 @@ async def process_file(run_db, storage: Storage, tenant_id: str, file_id: str) -
         if thumbnail is not None:
             thumb_key = thumbnail_key(tenant_id, file_id)
             await storage.put_bytes(thumb_key, thumbnail)
-        applied = await run_db(
-            service.apply_metadata, tenant_id, file_id, spool.size, spool.sha256, meta, thumb_key
-        )
+        applied = await run_db(service.apply_metadata, tenant_id, file_id, spool, meta, thumb_key)
         if not applied and thumb_key:  # deleted while we read it: leave nothing behind
             await storage.delete(thumb_key)
         log.info("print file %s: metadata re-read (%s plates)", file_id, meta.plate_count)

@@ -67,6 +67,7 @@ async def test_missing_details_are_extracted_once(farm, tmp_path):
     assert updated.thumbnail_url == f"/api/v1/files/{row.id}/thumbnail"
     detail = PrintFileDetail.scoped(ctx).where(PrintFileDetail.print_file_id == row.id).get()
     assert detail.sha256 == hashlib.sha256(data).hexdigest() and detail.plate_count == 2
+    assert detail.md5 == hashlib.md5(data).hexdigest() == info.md5
     thumbnail = await storage.read_bytes(detail.thumbnail_key)
     assert thumbnail.startswith(PNG_SIGNATURE)
     expected = sorted((p.index, p.gcode_md5, p.layers) for p in info.plates)
@@ -138,7 +139,7 @@ async def test_reprocess_route_queues_for_operators_only(live_server, tmp_path):
     worker = QueueWorker("file-processing", make_handler(db, server.app[STORAGE]), run_db=db)
     assert await worker.drain() == 1
     r = await owner.api.get(f"/api/v1/files/{file_id}")
-    keep = ("sha256", "plates", "printer_model_id", "print_time_seconds", "thumbnail_url")
+    keep = ("sha256", "md5", "plates", "printer_model_id", "print_time_seconds", "thumbnail_url")
     assert {k: r.json[k] for k in keep} == {k: uploaded[k] for k in keep}
 
     def plate_rows():
