@@ -62,18 +62,23 @@ def save_progress(
         if since_id is not None and (current is None or since_id > current):
             values["since_id"] = str(since_id)
         if finished:
-            values.update(last_import_at=now, last_error=None, last_error_at=None)
+            values.update(
+                last_import_at=now, last_error=None, last_error_at=None, import_blocked_at=None
+            )
         ShopifySyncState.update_scoped(ctx, **values).execute()
 
 
-def record_error(tenant_id: str, shop_domain: str, error: str) -> None:
-    """Keep the last failure where operators look (the integration's sync state)."""
+def record_error(tenant_id: str, shop_domain: str, error: str, block_imports=False) -> None:
+    """Keep the last failure where operators look (the integration's sync state); with
+    `block_imports` the schedule stops pulling until the integration is saved again."""
     ctx = TenantContext(tenant_id=tenant_id)
+    now = now_ms()
+    values = {"last_error": error[:2000], "last_error_at": now}
+    if block_imports:
+        values["import_blocked_at"] = now
     with write_transaction():
         _state_row(ctx, shop_domain, keep_cursor=True)
-        ShopifySyncState.update_scoped(
-            ctx, last_error=error[:2000], last_error_at=now_ms()
-        ).execute()
+        ShopifySyncState.update_scoped(ctx, **values).execute()
 
 
 def pulled_since(tenant_id: str, since_ms: int) -> bool:
@@ -111,12 +116,20 @@ def schedule_imports(every_ms: int, now: int | None = None) -> int:
     safe to call from every process (the dedupe key admits one per tenant and interval)."""
     slot = (now or now_ms()) // every_ms
     with system_access():
+        blocked = {
+            row.tenant_id: row.import_blocked_at
+            for row in ShopifySyncState.select().where(
+                ShopifySyncState.import_blocked_at.is_null(False)
+            )
+        }
         tenants = [
             row.tenant_id
-            for row in Integration.select(Integration.tenant_id).where(
+            for row in Integration.select(Integration.tenant_id, Integration.updated_at).where(
                 Integration.provider == "shopify",
                 Integration.is_active == True,  # noqa: E712 - peewee expression
             )
+            # A refused pull would only be refused again: wait for the operator to reconnect.
+            if blocked.get(row.tenant_id, -1) < row.updated_at
         ]
     store, queued = QueueStore(), 0
     for tenant_id in tenants:

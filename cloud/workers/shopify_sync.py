@@ -90,7 +90,7 @@ class ShopifySync:
         except ShopifyRateLimited as exc:
             raise RetryLater(str(exc), exc.retry_after_ms) from exc
         except ShopifyRejected as exc:
-            await self.run_db(service.record_error, tenant_id, shop, f"order import: {exc}")
+            await self.run_db(service.record_error, tenant_id, shop, f"order import: {exc}", True)
             raise PermanentFailure(f"order import rejected by Shopify: {exc}") from exc
         log.info(
             "tenant %s: Shopify pull, %s pages, %s new orders, %s calls",

@@ -3,6 +3,7 @@
 import pytest
 
 from cloud.models import Order, OrderItem, WorklistTask, now_ms
+from cloud.models.integrations import Integration
 from cloud.services import orders, shopify_api, shopify_sync
 from tests.cloud import model_factories as f
 from tests.cloud.workers.conftest import connect_shop, make_due, order_rule, queue_row
@@ -144,16 +145,11 @@ async def test_rate_limit_mid_pull_resumes_after_the_last_page(harness, monkeypa
     assert len(shop_orders(h)) == 6 and len(h.new_orders()) == 6
 
 
-async def test_wrong_token_dead_letters_at_once_with_shopifys_reason(any_db, shop):
-    from tests.cloud.workers.conftest import Harness
-
-    h = Harness(shop)
+async def test_wrong_token_dead_letters_at_once_with_shopifys_reason(unconnected):
+    h, shop = unconnected, unconnected.shop
     connect_shop(h.ctx, h.box, shop, token="shpat_revoked")
     message_id = h.enqueue_import()
-    try:
-        await h.worker.drain()
-    finally:
-        await h.handler.close()
+    await h.worker.drain()
 
     row = queue_row(message_id)
     assert row["status"] == "dead" and row["attempts"] == 1
@@ -161,7 +157,15 @@ async def test_wrong_token_dead_letters_at_once_with_shopifys_reason(any_db, sho
     (dead,) = h.store.dead_letters("shopify-sync", tenant_id=h.ctx.tenant_id)
     assert dead.id == message_id
     state = shopify_sync.sync_state(h.ctx.tenant_id)
-    assert "401" in state["last_error"] and state["last_error_at"]
+    assert "401" in state["last_error"] and state["import_blocked_at"]
+    # The schedule stops pulling a shop that refuses us, until the operator reconnects it.
+    assert shopify_sync.schedule_imports(300_000) == 0
+    connect_shop(h.ctx, h.box, shop)
+    Integration.update_scoped(h.ctx, updated_at=state["import_blocked_at"] + 1).execute()
+    assert shopify_sync.schedule_imports(300_000) == 1
+    assert await h.worker.drain() == 1
+    state = shopify_sync.sync_state(h.ctx.tenant_id)
+    assert state["import_blocked_at"] is None and state["last_import_at"]
 
 
 async def test_server_errors_and_drops_are_retried_with_backoff(harness):
@@ -191,17 +195,12 @@ async def test_unknown_kind_and_missing_tenant_dead_letter(harness):
     assert queue_row(no_tenant)["status"] == "dead"
 
 
-async def test_tenant_without_token_skips_the_pull(any_db, shop):
-    from tests.cloud.workers.conftest import Harness
-
-    h = Harness(shop)
-    connect_shop(h.ctx, h.box, shop, token="")
+async def test_tenant_without_token_skips_the_pull(unconnected):
+    h = unconnected
+    connect_shop(h.ctx, h.box, h.shop, token="")
     message_id = h.enqueue_import()
-    try:
-        await h.worker.drain()
-    finally:
-        await h.handler.close()
-    assert queue_row(message_id)["status"] == "done" and shop.calls == []
+    await h.worker.drain()
+    assert queue_row(message_id)["status"] == "done" and h.shop.calls == []
 
 
 async def test_schedule_enqueues_one_pull_per_tenant_and_interval(harness):
