@@ -1,5 +1,6 @@
 """Webhook -> queue -> import on the live cloud: one order per Shopify order, however delivered."""
 
+import asyncio
 import functools
 
 import aiohttp
@@ -86,3 +87,59 @@ async def test_webhook_redelivered_imports_once_and_pull_catches_up(live_server)
     # The operator sees the webhook's order through the API, with its items.
     r = await owner.api.get(f"/api/v1/orders/{first[1]['order_id']}")
     assert r.status == 200 and r.json["items"][0]["quantity"] == 3
+
+
+async def test_concurrent_pulls_of_one_shop_import_each_order_once(live_server):
+    """Two consumers (the DB pool's threads) pull the same shop at once: every order and every
+    announcement exists once, on SQLite's single writer and under PostgreSQL's concurrency."""
+    server = live_server
+    owner = await server.register()
+    published = []
+
+    async def publish(tenant_id, message):
+        published.append(message["order_id"])
+
+    db = functools.partial(run_db, server.app)
+    async with SimulatedShopify(seed_orders=12) as shop:
+        r = await owner.api.put(
+            "/api/v1/integrations/shopify",
+            json={
+                "shop_domain": shop.shop_domain,
+                "webhook_secret": WEBHOOK_SECRET,
+                "access_token": shop.access_token,
+            },
+        )
+        assert r.status == 200, r.json
+        handlers = [
+            make_handler(
+                db,
+                aiohttp.ClientSession,
+                server.app[SECRETBOX],
+                publish,
+                api_base=lambda domain: shop.base_url,
+            )
+            for _ in range(2)
+        ]
+        workers = [QueueWorker("shopify-sync", h, run_db=db, batch=1) for h in handlers]
+        store = QueueStore()
+        for _ in range(4):
+            await db(
+                store.enqueue,
+                "shopify-sync",
+                {"kind": "import_orders", "tenant_id": owner.tenant_id},
+                tenant_id=owner.tenant_id,
+            )
+        try:
+            handled = await asyncio.gather(*(w.drain() for w in workers))
+        finally:
+            for handler in handlers:
+                await handler.close()
+    assert sum(handled) == 4
+
+    ctx = TenantContext(tenant_id=owner.tenant_id)
+
+    def imported():
+        return sorted(o.external_id for o in Order.scoped(ctx).where(Order.source == "shopify"))
+
+    assert await db(imported) == sorted(str(i) for i in shop.orders)
+    assert len(published) == 12 and len(set(published)) == 12
