@@ -26,6 +26,7 @@ from cloud.services.shopify_api import ShopifyClient, ShopifyRejected
 log = logging.getLogger("cloud.shopify_sync")
 
 QUEUE = "shopify-sync"
+REQUEST_WINDOW_MS = 60_000  # "sync now" clicks within a minute queue one pull
 WEBHOOK_PULL_INTERVAL_MS = 60_000  # a webhook triggers a catch-up pull at most this often
 OPEN_ORDER_STATUSES = ("pending", "processing")  # orders the farm still has to make
 FULFILLABLE = ("open", "in_progress")  # fulfillment order statuses that accept a fulfillment
@@ -109,6 +110,17 @@ def _state_row(ctx: TenantContext, shop_domain: str, keep_cursor=False) -> Shopi
         ShopifySyncState.update_scoped(ctx, shop_domain=shop_domain, since_id=None).execute()
         row = ShopifySyncState.scoped(ctx).first()
     return row
+
+
+def request_import(tenant_id: str) -> dict:
+    """An operator's "sync now": one pull message (requests within a minute share it)."""
+    message_id = QueueStore().enqueue(
+        QUEUE,
+        {"kind": "import_orders", "tenant_id": tenant_id},
+        tenant_id=tenant_id,
+        dedupe_key=f"shopify-pull-now:{tenant_id}:{now_ms() // REQUEST_WINDOW_MS}",
+    )
+    return {"status": "queued", "already_queued": message_id is None}
 
 
 def schedule_imports(every_ms: int, now: int | None = None) -> int:

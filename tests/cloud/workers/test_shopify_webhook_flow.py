@@ -2,6 +2,7 @@
 
 import asyncio
 import functools
+import json
 
 import aiohttp
 
@@ -143,3 +144,51 @@ async def test_concurrent_pulls_of_one_shop_import_each_order_once(live_server):
 
     assert await db(imported) == sorted(str(i) for i in shop.orders)
     assert len(published) == 12 and len(set(published)) == 12
+
+
+async def test_sync_now_and_sync_state_through_the_api(live_server):
+    server = live_server
+    owner = await server.register()
+    viewer = await server.member_of(owner, "viewer")
+    stranger = await server.register()
+    db = functools.partial(run_db, server.app)
+
+    async with SimulatedShopify(seed_orders=3, access_token="shpat_sync_now_token") as shop:
+        r = await owner.api.put(
+            "/api/v1/integrations/shopify",
+            json={
+                "shop_domain": shop.shop_domain,
+                "webhook_secret": WEBHOOK_SECRET,
+                "access_token": shop.access_token,
+            },
+        )
+        assert r.status == 200, r.json
+        r = await viewer.api.get("/api/v1/integrations/shopify")
+        assert r.status == 200 and r.json["sync"] is None
+        assert (await viewer.api.post("/api/v1/integrations/shopify/sync")).status == 403
+        assert (await stranger.api.post("/api/v1/integrations/shopify/sync")).status == 404
+        r = await owner.api.post("/api/v1/integrations/shopify/sync")
+        assert r.status == 202 and r.json == {"status": "queued", "already_queued": False}
+        r = await owner.api.post("/api/v1/integrations/shopify/sync")
+        assert r.json["already_queued"] is True
+
+        async def publish(tenant_id, message):
+            pass
+
+        handler = make_handler(
+            db,
+            aiohttp.ClientSession,
+            server.app[SECRETBOX],
+            publish,
+            api_base=lambda domain: shop.base_url,
+        )
+        try:
+            assert await QueueWorker("shopify-sync", handler, run_db=db).drain() == 1
+        finally:
+            await handler.close()
+
+    r = await viewer.api.get("/api/v1/integrations/shopify")
+    sync = r.json["sync"]
+    assert sync["imported_count"] == 3 and sync["last_import_at"] and sync["last_error"] is None
+    assert sync["since_id"] == str(max(shop.orders))
+    assert "shpat_sync_now_token" not in json.dumps(r.json)
