@@ -4,6 +4,7 @@ import pytest
 
 from cloud.models import Order, OrderItem, WorklistTask, now_ms
 from cloud.models.integrations import Integration
+from cloud.models.shopify_sync import ShopifySyncState
 from cloud.services import orders, shopify_api, shopify_sync
 from tests.cloud import model_factories as f
 from tests.cloud.workers.conftest import connect_shop, make_due, order_rule, queue_row
@@ -83,18 +84,15 @@ async def test_redelivery_and_repeated_pulls_change_nothing(harness):
     order_rule(h.ctx)
     for _ in range(3):
         h.shop.add_order([{"sku": "A", "quantity": 1}])
-    h.enqueue_import()
+    first = h.enqueue_import()
     await h.worker.drain()
-    (message,) = [m for m in h.store.lease("shopify-sync", "x", 10)] or [None]
-    assert message is None  # acked
+    assert queue_row(first)["status"] == "done"
     before = (len(shop_orders(h)), len(h.published), WorklistTask.scoped(h.ctx).count())
 
     # The same message again (a consumer died before its ack), and a pull from scratch.
     h.enqueue_import()
     await h.worker.drain()
     Order.update_scoped(h.ctx, status="processing").execute()
-    from cloud.models.shopify_sync import ShopifySyncState
-
     ShopifySyncState.delete_scoped(h.ctx).execute()
     h.enqueue_import()
     await h.worker.drain()
@@ -183,6 +181,36 @@ async def test_server_errors_and_drops_are_retried_with_backoff(harness):
     row = queue_row(message_id)
     assert row["status"] == "ready" and row["attempts"] == 2
     assert "ShopifyUnavailable" in row["last_error"]
+
+
+async def test_connection_cut_mid_answer_is_retried(harness):
+    h = harness
+    h.shop.add_order([{"sku": "A", "quantity": 1}])
+    h.shop.drop_next()
+    message_id = h.enqueue_import()
+    await h.worker.drain()
+    row = queue_row(message_id)
+    assert row["status"] == "ready" and "ShopifyUnavailable" in row["last_error"]
+    assert shop_orders(h) == []
+    make_due(message_id)
+    await h.worker.drain()
+    assert queue_row(message_id)["status"] == "done" and len(shop_orders(h)) == 1
+
+
+async def test_malformed_answers_retry_and_unusable_orders_are_skipped(harness):
+    h = harness
+    good = h.shop.add_order([{"sku": "A", "quantity": 1}])
+    bad = h.shop.add_order([{"sku": "A", "quantity": 0}])  # Shopify would never, but guard
+    h.shop.fail_next(200, "not an order list")
+    message_id = h.enqueue_import()
+    await h.worker.drain()
+    assert "no 'orders' array" in queue_row(message_id)["last_error"]
+    make_due(message_id)
+    await h.worker.drain()
+    assert queue_row(message_id)["status"] == "done"
+    assert [o.external_id for o in shop_orders(h)] == [str(good["id"])]
+    error = shopify_sync.sync_state(h.ctx.tenant_id)["last_error"]
+    assert f"Shopify order {bad['id']} skipped" in error and "quantity" in error
 
 
 async def test_unknown_kind_and_missing_tenant_dead_letter(harness):
