@@ -147,3 +147,14 @@ async def test_reprocess_route_queues_for_operators_only(live_server, tmp_path):
         return PrintFilePlate.scoped(ctx).where(PrintFilePlate.print_file_id == file_id).count()
 
     assert await db(plate_rows) == 1
+
+
+async def test_unusable_messages_dead_letter(farm):
+    ctx, _storage, worker = farm
+    store = QueueStore()
+    wrong_kind = store.enqueue("file-processing", {"kind": "transcode"}, tenant_id=ctx.tenant_id)
+    no_tenant = store.enqueue("file-processing", {"kind": "extract_metadata", "file_id": "x"})
+    await worker.drain()
+    dead = {d.id: d for d in store.dead_letters("file-processing")}
+    assert set(dead) == {wrong_kind, no_tenant}
+    assert all(d.attempts == 1 and "unusable" in d.last_error for d in dead.values())
