@@ -8,8 +8,6 @@ CREATE TABLE shopify_sync_state (
     imported_count INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,                -- why the last pull or fulfillment failed, for operators
     last_error_at INTEGER,
-    import_blocked_at INTEGER,      -- Shopify refused a pull (revoked token, missing scope): the
-                                    -- schedule skips the shop until its integration is saved again
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE
