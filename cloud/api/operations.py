@@ -418,7 +418,7 @@ _TRANSIENT_MARKERS = ("locked", "busy", "connection", "server closed", "terminat
 def _transient(exc: Exception) -> bool:
     """A database error that retrying can cure (lock contention, a dropped connection)."""
     text = str(exc).lower()
-    return isinstance(exc, peewee.InterfaceError) or any(m in text for m in _TRANSIENT_MARKERS)
+    return any(marker in text for marker in _TRANSIENT_MARKERS)
 
 
 def _encodable(text: str) -> bool:
@@ -432,41 +432,44 @@ def _encodable(text: str) -> bool:
 def _make_route_handler(op: Operation):
     async def route_handler(request: web.Request) -> web.StreamResponse:
         call = Call(request, op)
-        for value in call.params.values():
-            if not value.isprintable() or not _encodable(value):
-                raise ApiError(404, "not_found", "no such record")  # undecodable id: nothing has it
-        if op.rate_limit == "auth" and op.access == PUBLIC:
-            await _rate_limit(call, op)  # per-IP limit comes before any work
-        if op.access != PUBLIC:
-            await _authenticate(call, op)
-            await _rate_limit(call, op)
-        call.query = _parse_query(op, request)
-        if op.body is not None:
-            call.body = await _parse_body(op, request)
         try:
-            result = await op.handler(call)
-        except peewee.IntegrityError:
-            raise ApiError(409, "conflict", "conflicts with an existing record") from None
-        except peewee.DataError:
-            raise ApiError(
-                422, "validation_error", "a value is out of range for its field"
-            ) from None
-        except (peewee.OperationalError, peewee.InterfaceError) as exc:
+            return await _serve(call, op)
+        except peewee.OperationalError as exc:
             if not _transient(exc):
                 raise  # a bug (bad SQL): logged as a 500
             log.warning("database unavailable in %s: %s", op.operation_id, exc)
-            raise ApiError(
-                503,
-                "unavailable",
-                "database busy or unreachable; retry",
-                headers={"Retry-After": "1"},
-            ) from None
-        if op.audit and not call.audit.skip:
-            await _write_audit(call, result)
-        return _respond(call, op, result)
+        except peewee.InterfaceError as exc:
+            log.warning("database connection lost in %s: %s", op.operation_id, exc)
+        raise ApiError(
+            503, "unavailable", "database busy or unreachable; retry", headers={"Retry-After": "1"}
+        )
 
     route_handler.__name__ = op.operation_id
     return route_handler
+
+
+async def _serve(call: Call, op: Operation) -> web.StreamResponse:
+    """Authenticate, limit, validate, run the handler, audit, respond."""
+    for value in call.params.values():
+        if not value.isprintable() or not _encodable(value):
+            raise ApiError(404, "not_found", "no such record")  # undecodable id: nothing has it
+    if op.rate_limit == "auth" and op.access == PUBLIC:
+        await _rate_limit(call, op)  # per-IP limit comes before any work
+    if op.access != PUBLIC:
+        await _authenticate(call, op)
+        await _rate_limit(call, op)
+    call.query = _parse_query(op, call.request)
+    if op.body is not None:
+        call.body = await _parse_body(op, call.request)
+    try:
+        result = await op.handler(call)
+    except peewee.IntegrityError:
+        raise ApiError(409, "conflict", "conflicts with an existing record") from None
+    except peewee.DataError:
+        raise ApiError(422, "validation_error", "a value is out of range for its field") from None
+    if op.audit and not call.audit.skip:
+        await _write_audit(call, result)
+    return _respond(call, op, result)
 
 
 def _respond(call: Call, op: Operation, result) -> web.StreamResponse:

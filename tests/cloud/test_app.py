@@ -10,10 +10,13 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from cloud.config import Config, load_secrets
+from cloud.db import open_database
 from cloud.keys import OPERATIONS
+from tests.conftest import PG_ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -259,3 +262,23 @@ async def test_transient_database_errors_are_503_and_bugs_500(server_factory):
         r = await anon.get("/api/v1/test-bad-sql")
         assert (r.status, r.error_code) == (500, "internal_error")
         assert "nonsense" not in r.body.decode()  # internals stay in the log
+
+
+@pytest.mark.postgres
+async def test_recovers_when_postgresql_drops_its_connections(server_factory):
+    async with server_factory(backend="postgresql") as server:
+        owner = await server.register()
+        assert (await owner.api.get("/api/v1/printers")).status == 200
+        name = server.config.database_url.rsplit("/", 1)[1]
+        admin = open_database(PG_ADMIN_URL)
+        admin.connect()
+        try:  # what a PostgreSQL restart or failover does to every open connection
+            admin.execute_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
+        finally:
+            admin.close()
+        statuses = [(await owner.api.get("/api/v1/printers")).status for _ in range(12)]
+        assert set(statuses) <= {200, 503}, statuses  # never a 500
+        assert statuses.count(503) <= server.config.db_threads  # one per pooled thread at most
+        assert statuses[-3:] == [200, 200, 200]
