@@ -368,22 +368,25 @@ async def _authenticate(call: Call, op: Operation) -> None:
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
     call.user_id = claims.user_id
-    if op.access == USER:
-        call.ctx = TenantContext(claims.tenant_id, claims.user_id, None)
-        return
     limiter = call.app.get(RATE_LIMITER)
     counter = limiter.counter_on_pool("api") if limiter is not None else None
     if counter is not None:
-        # One trip to the pool for both per-request reads/writes: role, and the API counter.
-        role, call.api_count = await call.db(
-            _role_and_count,
+        # One trip to the pool for the per-request reads/writes: role, password age, API counter.
+        (role, changed_at), call.api_count = await call.db(
+            _caller_and_count,
             claims.user_id,
             claims.tenant_id,
             counter,
             limiter.key("api", claims.user_id),
         )
     else:
-        role = await call.db(auth_service.membership_role, claims.user_id, claims.tenant_id)
+        role, changed_at = await call.db(auth_service.caller, claims.user_id, claims.tenant_id)
+    if changed_at is not None and claims.issued_at_ms < changed_at:
+        # A password change ends every session at once, access tokens included.
+        raise ApiError(401, "unauthorized", "access token predates a password change; log in again")
+    if op.access == USER:
+        call.ctx = TenantContext(claims.tenant_id, claims.user_id, role)
+        return
     if role is None:
         raise ApiError(401, "unauthorized", "no longer a member of this tenant; log in again")
     call.ctx = TenantContext(claims.tenant_id, claims.user_id, role)
@@ -391,11 +394,11 @@ async def _authenticate(call: Call, op: Operation) -> None:
         raise ApiError(403, "forbidden", f"this action needs the {op.access} role or higher")
 
 
-def _role_and_count(user_id: str, tenant_id: str, counter, key: str):
+def _caller_and_count(user_id: str, tenant_id: str, counter, key: str):
     from cloud.services import auth as auth_service
 
     incr_now, window_ms = counter
-    return auth_service.membership_role(user_id, tenant_id), incr_now(key, window_ms)
+    return auth_service.caller(user_id, tenant_id), incr_now(key, window_ms)
 
 
 async def _rate_limit(call: Call, op: Operation) -> None:

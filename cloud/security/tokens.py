@@ -25,6 +25,7 @@ class AccessClaims:
     tenant_id: str
     expires_at_ms: int
     token_id: str
+    issued_at_ms: int
 
 
 class AccessTokens:
@@ -44,6 +45,7 @@ class AccessTokens:
             "sub": user_id,
             "tid": tenant_id,
             "iat": now_ms // 1000,
+            "ims": now_ms,  # issue time in ms: compared with password changes (iat is seconds)
             "exp": expires // 1000,
             "jti": uuid.uuid4().hex,
         }
@@ -67,7 +69,12 @@ class AccessTokens:
             isinstance(claims.get(k), str) and claims.get(k) for k in ("sub", "tid", "jti")
         ):
             raise TokenError("invalid access token")
-        return AccessClaims(claims["sub"], claims["tid"], int(claims["exp"]) * 1000, claims["jti"])
+        issued_ms = claims.get("ims")
+        if not isinstance(issued_ms, int):
+            issued_ms = int(claims["iat"]) * 1000
+        return AccessClaims(
+            claims["sub"], claims["tid"], int(claims["exp"]) * 1000, claims["jti"], issued_ms
+        )
 
 
 def new_refresh_token() -> tuple[str, str]:

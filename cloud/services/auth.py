@@ -32,6 +32,20 @@ def membership_role(user_id: str, tenant_id: str) -> str | None:
 
 _MEMBERSHIP_SQL = "SELECT role FROM tenant_members WHERE user_id = ? AND tenant_id = ?"
 
+_CALLER_SQL = (
+    "SELECT (SELECT role FROM tenant_members WHERE user_id = ? AND tenant_id = ?), "
+    "(SELECT password_changed_at FROM user_credentials WHERE user_id = ?)"
+)
+
+
+def caller(user_id: str, tenant_id: str) -> tuple[str | None, int | None]:
+    """(role in the tenant or None, when the password last changed): what every authenticated
+    request checks, in one statement."""
+    database = database_proxy.obj
+    sql = _CALLER_SQL if dialect(database) == "sqlite" else _CALLER_SQL.replace("?", "%s")
+    role, changed_at = database.execute_sql(sql, (user_id, tenant_id, user_id)).fetchone()
+    return role, changed_at
+
 
 def memberships(user_id: str) -> list[dict]:
     """Every tenant the user belongs to, oldest membership first."""

@@ -187,6 +187,10 @@ async def test_password_change_revokes_sessions_and_checks_current(live_server):
     assert (r.status, r.json["error"]["field"]) == (403, "current_password")
     body["current_password"] = DEFAULT_PASSWORD
     assert (await owner.api.post("/api/v1/auth/password", json=body)).status == 204
+    # Access tokens issued before the change die with it (not only the refresh tokens).
+    for path in ("/api/v1/printers", "/api/v1/auth/me"):
+        r = await owner.api.get(path)
+        assert r.status == 401 and "password change" in r.json["error"]["message"], path
     assert (
         await live_server.client().post(
             "/api/v1/auth/refresh", json={"refresh_token": owner.refresh_token}
