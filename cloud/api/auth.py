@@ -1,13 +1,17 @@
 """/api/v1/auth/*: register, login, refresh, logout, me, password change."""
 
+import logging
+
 from aiohttp import web
 
 from cloud.api.operations import PUBLIC, USER, Call, OperationGroup, register
 from cloud.api.schemas import EMAIL, ID, ROLE, TIMESTAMP, obj, text
-from cloud.errors import validation_error
+from cloud.errors import ApiError, validation_error
 from cloud.keys import CONFIG, PASSWORDS, TOKENS
 from cloud.security.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from cloud.services import auth as auth_service
+
+log = logging.getLogger("cloud.api.auth")
 
 ops = OperationGroup(tag="auth", resource="session", description="Accounts, sessions and tokens")
 
@@ -159,9 +163,17 @@ async def register_account(call: Call):
 )
 async def login(call: Call):
     """Password login; `tenant_id` picks the tenant of the token (default: the first one)."""
-    user = await call.db(
-        auth_service.authenticate, call.app[PASSWORDS], call.body["email"], call.body["password"]
-    )
+    try:
+        user = await call.db(
+            auth_service.authenticate,
+            call.app[PASSWORDS],
+            call.body["email"],
+            call.body["password"],
+        )
+    except ApiError:
+        # No tenant to audit into; the log keeps the trail (never the password).
+        log.info("login refused", extra={"email": call.body["email"][:254], "ip": call.ip})
+        raise
     tenant, role = await call.db(auth_service.choose_tenant, user["id"], call.body.get("tenant_id"))
     return await _session(call, user, tenant, role)
 

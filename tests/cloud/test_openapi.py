@@ -207,3 +207,18 @@ async def test_schemathesis_finds_no_server_errors(tmp_path):
         async with asyncio.timeout(30):
             await process.wait()
         drain.cancel()
+
+
+async def test_cli_prints_the_same_document(sqlite_server, tmp_path):
+    served = (await sqlite_server.client().get("/api/v1/openapi.json")).json
+    out = tmp_path / "openapi.json"
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "tools.cli", "cloud", "openapi", "--output", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(out.read_text()) == served
