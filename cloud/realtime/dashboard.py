@@ -18,6 +18,11 @@ from cloud.realtime.framing import CLOSE_LAGGING, OutboundMessage, close_reason
 
 log = logging.getLogger(__name__)
 
+WRITE_BATCH_BYTES = 64 * 1024  # frames joined into one transport write
+HIGH_WATER_BYTES = 256 * 1024  # unsent bytes per client before its writer waits
+LOW_WATER_BYTES = 64 * 1024
+DRAIN_POLL_S = 0.01
+
 
 def coalesce_key(message: dict):
     """The key under which a newer message replaces an unsent older one, or None to queue it."""
@@ -59,6 +64,7 @@ class DashboardClient:
         self._queue: deque = deque()
         self._wake = asyncio.Event()
         self._writer: asyncio.Task | None = None
+        self.send_started: float | None = None
         self.on_drop = None  # set by the registry: detach this client as soon as it is dropped
 
     def start(self) -> None:
@@ -122,32 +128,45 @@ class DashboardClient:
             self.transport.abort()
 
     async def _write_loop(self) -> None:
+        """Hand pending frames to the transport in batches: one write (one syscall) carries
+        up to WRITE_BATCH_BYTES, instead of one per message; wait while the peer is slow."""
+        loop = asyncio.get_running_loop()
+        transport = self.transport
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._queue or self._latest:
-                if self._queue:
-                    message = self._queue.popleft()
+                if transport is None or transport.is_closing():
+                    self.drop("connection closed")
+                    return
+                frames, size = [], 0
+                while (self._queue or self._latest) and size < WRITE_BATCH_BYTES:
+                    if self._queue:
+                        message = self._queue.popleft()
+                    else:
+                        message = self._latest.pop(next(iter(self._latest)))
+                    frame = message.frame(self.use_json)
+                    frames.append(frame)
+                    size += len(frame)
+                transport.write(b"".join(frames))
+                self.sent += len(frames)
+                if transport.get_write_buffer_size() > HIGH_WATER_BYTES:
+                    # The peer reads slower than we write: wait for the buffer to drain (the
+                    # registry's watchdog drops us if that takes longer than the send timeout).
+                    self.send_started = loop.time()
+                    try:
+                        while transport.get_write_buffer_size() > LOW_WATER_BYTES:
+                            await asyncio.sleep(DRAIN_POLL_S)
+                            if transport.is_closing():
+                                return
+                    finally:
+                        self.send_started = None
                 else:
-                    key = next(iter(self._latest))
-                    message = self._latest.pop(key)
-                try:
-                    await asyncio.wait_for(self._send(message), timeout=self.send_timeout_s)
-                except TimeoutError:
-                    self.drop("send timed out (client not reading)")
-                    return
-                except (ConnectionError, RuntimeError) as exc:
-                    # Typically the heartbeat gave up on the peer; a peer that is not reading
-                    # would keep the closing transport (and this client) alive: abort it.
-                    self.drop(f"send failed ({type(exc).__name__})")
-                    return
-                self.sent += 1
+                    await asyncio.sleep(0)  # let hubs and other dashboards run between batches
 
-    async def _send(self, message: OutboundMessage) -> None:
-        if self.use_json:
-            await self.ws.send_str(message.as_json())
-        else:
-            await self.ws.send_bytes(message.as_msgpack())
+    def blocked_for(self, now: float) -> float:
+        """Seconds the current send has been waiting on the socket (0 when not sending)."""
+        return 0.0 if self.send_started is None else now - self.send_started
 
 
 class DashboardBroadcast:
@@ -193,6 +212,16 @@ class DashboardRegistry:
         if not broadcast.clients:
             del self.tenants[client.tenant_id]
             self.broker.unsubscribe(channel_for_tenant(client.tenant_id), broadcast.on_message)
+
+    def drop_stalled(self, now: float) -> int:
+        """Drop every client whose current send has waited longer than its send timeout."""
+        dropped = 0
+        for broadcast in list(self.tenants.values()):
+            for client in list(broadcast.clients):
+                if client.blocked_for(now) > client.send_timeout_s:
+                    client.drop("send timed out (client not reading)")
+                    dropped += 1
+        return dropped
 
     def user_connections(self, user_id: str) -> int:
         """Dashboards of one user connected to this process."""

@@ -75,12 +75,13 @@ def close_reason(text: str) -> bytes:
 class OutboundMessage:
     """A server -> dashboard message encoded at most once per encoding, whatever the audience."""
 
-    __slots__ = ("data", "_msgpack", "_json")
+    __slots__ = ("data", "_msgpack", "_json", "_frames")
 
     def __init__(self, data: dict):
         self.data = data
         self._msgpack = None
         self._json = None
+        self._frames = [None, None]  # complete WebSocket frames: [msgpack, json]
 
     @property
     def type(self) -> str:
@@ -98,6 +99,35 @@ class OutboundMessage:
         if self._json is None:
             self._json = json.dumps(self.data, separators=(",", ":"), default=_json_default)
         return self._json
+
+    def frame(self, use_json: bool) -> bytes:
+        """The whole server WebSocket frame (RFC 6455: FIN, unmasked), cached per encoding, so
+        a writer can hand many frames to the transport in one write."""
+        index = 1 if use_json else 0
+        frame = self._frames[index]
+        if frame is None:
+            if use_json:
+                frame = websocket_frame(OPCODE_TEXT, self.as_json().encode("utf-8"))
+            else:
+                frame = websocket_frame(OPCODE_BINARY, self.as_msgpack())
+            self._frames[index] = frame
+        return frame
+
+
+OPCODE_TEXT = 0x1
+OPCODE_BINARY = 0x2
+
+
+def websocket_frame(opcode: int, payload: bytes) -> bytes:
+    """One final, unmasked server frame (RFC 6455 section 5.2) carrying `payload`."""
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x80 | opcode, size))
+    elif size < 65536:
+        header = bytes((0x80 | opcode, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x80 | opcode, 127)) + size.to_bytes(8, "big")
+    return header + payload
 
 
 def _json_default(value):

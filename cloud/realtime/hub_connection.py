@@ -11,10 +11,12 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from cloud.realtime.broker import cancel_quietly, channel_for_tenant
+from cloud.models import now_ms
+from cloud.realtime.broker import cancel_quietly
 from cloud.realtime.events import HubIdentity
 from cloud.realtime.framing import (
     CLOSE_INTERNAL,
+    CLOSE_REPLACED,
     ProtocolError,
     close_reason,
     decode_hub_frame,
@@ -34,6 +36,7 @@ EVENT_RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 # Keys of a printer's merged status copied to the top level of the dashboard message.
 PROGRESS_KEYS = ("progress", "remaining_minutes", "current_layer", "total_layers")
 MAX_HUB_LOG_LINES = 50
+YIELD_EVERY = 64  # frames handled before giving the loop to other sockets
 
 
 class HubConnection:
@@ -131,7 +134,12 @@ class HubConnection:
     # --- incoming --------------------------------------------------------------------------
     async def _receive_loop(self) -> None:
         loop = asyncio.get_running_loop()
+        frames = 0
         while True:
+            frames += 1
+            if frames % YIELD_EVERY == 0:
+                # receive() returns without suspending while frames are buffered: share the loop.
+                await asyncio.sleep(0)
             msg = await self.ws.receive()
             self.last_rx = loop.time()
             if msg.type == WSMsgType.BINARY:
@@ -165,6 +173,15 @@ class HubConnection:
             self._on_file_progress(message)
         elif kind == "printer_discovered":
             log.info("hub %s discovered %d printer(s)", self.hub_id, len(message["printers"]))
+            if message.get("command_id"):
+                self.spawn(
+                    self.realtime.db(
+                        commands_service.record_discovery,
+                        self.hub_id,
+                        message["command_id"],
+                        message["printers"],
+                    )
+                )
         elif kind == "hub_log":
             for line in message["lines"][:MAX_HUB_LOG_LINES]:
                 log.info("hub %s: %s", self.hub_id, line[:500])
@@ -172,6 +189,7 @@ class HubConnection:
             log.warning("hub %s sent a second hub_hello; ignored", self.hub_id)
 
     def _on_status(self, message: dict) -> None:
+        self.realtime.statuses_received += 1
         printer_id = message["printer_id"]
         if self.tenant_id is None or printer_id not in self.printer_ids:
             self.dropped_status += 1  # not this hub's printer: never reaches anyone
@@ -311,8 +329,6 @@ class HubConnection:
         elif op in ("claim", "printers"):
             self.spawn(self.reload_session(announce=op == "claim"))
         elif op == "connected" and notice.get("connection_id") != self.connection_id:
-            from cloud.realtime.framing import CLOSE_REPLACED
-
             self.spawn(self.close(CLOSE_REPLACED, "hub connected again elsewhere"))
 
     async def reload_session(self, announce: bool) -> None:
@@ -348,8 +364,6 @@ class HubConnection:
 
     async def _claim_code_refresher(self) -> None:
         """While unclaimed, replace the claim code shortly before it expires."""
-        from cloud.models import now_ms
-
         realtime = self.realtime
         while self.tenant_id is None:
             if self.claim_expires_at is None:
@@ -377,7 +391,7 @@ class HubConnection:
             "type": "hub_status",
             "hub_id": self.hub_id,
             "is_online": online,
-            "printer_count": len(self.printer_ids) if online else 0,
+            "printer_count": len(self.printer_ids),
         }
 
     def _broadcast_all(self, messages) -> None:
@@ -385,6 +399,3 @@ class HubConnection:
             return
         for message in messages or ():
             self.realtime.broadcast(self.tenant_id, message)
-
-
-__all__ = ["HubConnection", "channel_for_tenant"]

@@ -30,6 +30,38 @@ log = logging.getLogger(__name__)
 
 NONCE_BYTES = 16
 MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
+# Refused hellos per peer address per window before that address is refused without a look-up
+# (counted per process; successes never count, so a farm behind one NAT reconnects freely).
+MAX_AUTH_FAILURES = 20
+AUTH_FAILURE_WINDOW_S = 60.0
+MAX_TRACKED_PEERS = 10_000
+CLOSE_TOO_MANY = 4429
+
+
+class AuthFailures:
+    """Fixed-window count of refused hellos per peer address."""
+
+    def __init__(self):
+        self._windows: dict[str, list] = {}  # peer -> [window start, count]
+
+    def blocked(self, peer: str, now: float) -> bool:
+        """True while `peer` has used up its failures in the current window."""
+        window = self._windows.get(peer)
+        if window is None or now - window[0] >= AUTH_FAILURE_WINDOW_S:
+            return False
+        return window[1] >= MAX_AUTH_FAILURES
+
+    def record(self, peer: str, now: float) -> None:
+        """Count one refused hello."""
+        window = self._windows.get(peer)
+        if window is None or now - window[0] >= AUTH_FAILURE_WINDOW_S:
+            if len(self._windows) >= MAX_TRACKED_PEERS:
+                self._windows = {
+                    p: w for p, w in self._windows.items() if now - w[0] < AUTH_FAILURE_WINDOW_S
+                }
+            self._windows[peer] = [now, 1]
+        else:
+            window[1] += 1
 
 
 class HubRegistry:
@@ -38,6 +70,7 @@ class HubRegistry:
     def __init__(self, realtime):
         self.realtime = realtime
         self.connections: dict[str, HubConnection] = {}
+        self.auth_failures = AuthFailures()
 
     def __len__(self) -> int:
         return len(self.connections)
@@ -95,9 +128,21 @@ async def handle_hub_socket(request: web.Request) -> web.WebSocketResponse:
     hello = await _receive_hello(ws, realtime.settings.hello_timeout_s)
     if hello is None:
         return ws
+    loop = asyncio.get_running_loop()
+    failures = realtime.hubs.auth_failures
+    if failures.blocked(peer or "", loop.time()):
+        log.warning("hub %s from %s refused: too many failed hellos", path_hub_id[:64], peer)
+        await _refuse(
+            ws,
+            "too_many_failures",
+            "too many failed attempts; retry later",
+            close_code=CLOSE_TOO_MANY,
+        )
+        return ws
     refusal, credentials = await _check_hello(realtime, path_hub_id, hello, nonce, server_time)
     if refusal is not None:
         code, log_reason = refusal
+        failures.record(peer or "", loop.time())
         log.warning("hub %s from %s refused: %s", path_hub_id[:64], peer, log_reason)
         await _refuse(ws, code, "authentication refused" if code == "auth_failed" else log_reason)
         return ws
@@ -185,9 +230,11 @@ async def _check_hello(realtime, path_hub_id, hello, nonce, server_time):
     return None, credentials
 
 
-async def _refuse(ws: web.WebSocketResponse, code: str, message: str) -> None:
+async def _refuse(
+    ws: web.WebSocketResponse, code: str, message: str, close_code: int = CLOSE_UNAUTHORIZED
+) -> None:
     try:
         await ws.send_bytes(encode_hub_message({"type": "error", "code": code, "message": message}))
     except (ConnectionError, RuntimeError):
         pass
-    await ws.close(code=CLOSE_UNAUTHORIZED, message=close_reason(message))
+    await ws.close(code=close_code, message=close_reason(message))

@@ -145,16 +145,16 @@ def record_ack(
             if row is None or row.status != "pending":
                 return False, []
             error = ack.get("error") or {}
+            values = {
+                "status": "acked" if ack["success"] else "failed",
+                "acked_at": now_ms(),
+                "error_code": error.get("code"),
+                "error_message": error.get("message"),
+            }
+            if ack.get("result"):  # else keep what printer_discovered may have stored
+                values["result"] = json.dumps(ack["result"], default=_json_bytes)
             updated = (
-                HubCommand.update(
-                    status="acked" if ack["success"] else "failed",
-                    acked_at=now_ms(),
-                    error_code=error.get("code"),
-                    error_message=error.get("message"),
-                    result=json.dumps(ack["result"], default=_json_bytes)
-                    if ack.get("result")
-                    else None,
-                )
+                HubCommand.update(values)
                 .where((HubCommand.id == command_id) & (HubCommand.status == "pending"))
                 .execute()
             )
@@ -241,6 +241,14 @@ def _enqueue_if_claimed(box, ctx, hub_id, message) -> bool:
     except RecordNotFound:
         return False  # the hub is not (or no longer) this tenant's: nothing to tell it
     return True
+
+
+def record_discovery(hub_id: str, command_id: str, printers: list[dict]) -> None:
+    """Keep a discover_printers command's findings as its result (read through the API)."""
+    with system_access():
+        HubCommand.update(result=json.dumps({"printers": printers})).where(
+            (HubCommand.id == command_id) & (HubCommand.hub_id == hub_id)
+        ).execute()
 
 
 def cancel_pending(hub_id: str) -> int:

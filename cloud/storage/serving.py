@@ -70,9 +70,15 @@ async def serve_object(
 ) -> web.StreamResponse:
     """Answer GET/HEAD for one object: 200 whole, 206 partial, 416 unsatisfiable, 404 absent."""
     try:
-        size = await storage.size(key)
+        opened = await storage.reader(key)
     except (ObjectNotFound, InvalidKey):
         return _error(404, "not_found", "no such object")
+    async with opened:
+        return await _serve_opened(request, opened, key, download_name)
+
+
+async def _serve_opened(request, opened, key, download_name) -> web.StreamResponse:
+    size = opened.size
     headers = {"Accept-Ranges": "bytes", "Content-Type": content_type_of(key)}
     if download_name:
         safe = re.sub(r"[^A-Za-z0-9._ -]", "_", download_name)
@@ -94,7 +100,7 @@ async def serve_object(
     response.content_length = end - start
     await response.prepare(request)
     if request.method != "HEAD":
-        async for chunk in storage.open(key, start, end):
+        async for chunk in opened.chunks(start, end):
             await response.write(chunk)
     await response.write_eof()
     return response

@@ -34,20 +34,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds measured per size")
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
 
 
 def run(args) -> int:
-    """Run the bench and print one line per farm size."""
+    """Run the bench and print one line per farm size (and the docs section)."""
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     results = asyncio.run(_bench(sizes, args))
     if args.json:
         print(json.dumps(results, indent=2))
-    passing = [r["printers"] for r in results if r["ok"]]
-    print(
-        f"largest farm within p99 <= {LATENCY_TARGET_MS:.0f} ms: "
-        f"{max(passing) if passing else 0} printers"
-    )
+    body = render(results, args)
+    print(body, end="")
+    if args.write_docs:
+        from tools.bench.protocol import write_section
+
+        docs = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+        write_section(docs, "fanout", body)
+        print(f"wrote the fanout section of {docs}")
     return 0
+
+
+def render(results: list[dict], args) -> str:
+    """The docs/benchmarks.md section."""
+    passing = [r["printers"] for r in results if r["ok"]]
+    best = max(passing) if passing else 0
+    costs = sorted(r["cpu_us_per_status"] for r in results)
+    cost = costs[len(costs) // 2] if costs else 1  # the median size's cost
+    lines = [
+        "## fanout",
+        "",
+        "`printfarm bench fanout`: one cloud process (`printfarm cloud serve`, SQLite), one worker "
+        "process of simulated hubs speaking the real protocol (HMAC hello, msgpack frames, "
+        f"{args.printers_per_hub} printers per hub, each printer's status once a second, spread "
+        "over 20 ms ticks) and one dashboard socket (msgpack) receiving every status. Latency = "
+        "dashboard receive time - the hub's `ts`. Each size: 5 s warm-up, "
+        f"{args.duration:.0f} s measured. Pass: p99 <= 100 ms and >= 95 % of statuses delivered.",
+        "",
+        "| printers | hubs | statuses/s sent | handled by cloud/s | to dashboard/s | p50 ms | p99 ms | max ms "
+        "| loop lag p99 ms | cloud CPU % | CPU us/status | RSS MB | machine load | pass |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        lat = r["latency_ms"]
+        lines.append(
+            f"| {r['printers']:,} | {r['hubs']} | {r['sent_per_s']:,} "
+            f"| {r['cloud_handled_per_s']:,} | {r['dashboard_per_s']:,} "
+            f"| {lat['p50']} | {lat['p99']} | {lat['max']} | {r['loop_lag_ms']['p99']} "
+            f"| {r['cloud_cpu_pct']} | {r['cpu_us_per_status']} | {r['cloud_rss_mb']} "
+            f"| {r['machine_load_1m']} | {'yes' if r['ok'] else 'no'} |"
+        )
+    lines += [
+        "",
+        f"Largest farm within the target here: **{best:,} printers**. The cloud's own cost is "
+        f"about {cost:.0f} us of CPU per status (decode, validate, merge, coalesce, fan out), "
+        f"i.e. one core would carry about {int(0.7e6 / cost):,} printers at 70 % busy; on this "
+        "shared machine the limit is the CPU the cloud process is given (see the load column), "
+        "not the code path: when the loop is starved, latency and loop lag grow together.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 # --- the measuring process ------------------------------------------------------------------------
@@ -77,7 +121,7 @@ async def _bench(sizes: list[int], args) -> list[dict]:
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(workdir / "cloud.log").open("wb"),  # kept for post-mortems
     )
     base = f"http://127.0.0.1:{port}"
     results = []
@@ -90,8 +134,6 @@ async def _bench(sizes: list[int], args) -> list[dict]:
                 )
                 results.append(result)
                 print(_line(result), flush=True)
-                if not result["ok"]:
-                    break
     finally:
         cloud.terminate()
         cloud.wait(timeout=20)
@@ -180,7 +222,7 @@ async def _measure(session, base, cloud_pid, plan, size, token, key, args, workd
                 if not measuring and now - first_status >= WARMUP_S:
                     measuring = True
                     cpu_start, wall_start = _cpu_seconds(cloud_pid), now
-                    await _stats(session, base, key, reset=True)
+                    stats_start = await _stats(session, base, key, reset=True)
                 if measuring and now - wall_start >= args.duration:
                     break
             try:
@@ -205,6 +247,7 @@ async def _measure(session, base, cloud_pid, plan, size, token, key, args, workd
         await ws.close()
         out, _ = worker.communicate(timeout=60)
     sent = json.loads(out.decode().strip().splitlines()[-1])
+    handled = stats["statuses_received"] - stats_start["statuses_received"]
     latencies.sort()
 
     def pct(p):
@@ -224,6 +267,10 @@ async def _measure(session, base, cloud_pid, plan, size, token, key, args, workd
         "loop_lag_ms": stats["loop_lag_ms"],
         "cloud_cpu_pct": round(cpu * 100, 1),
         "cloud_rss_mb": _rss_mb(cloud_pid),
+        # CPU per status the cloud actually handled (not per status sent: a starved cloud lags).
+        "cloud_handled_per_s": round(handled / args.duration, 1),
+        "cpu_us_per_status": round(cpu * 1e6 * args.duration / max(handled, 1), 1),
+        "machine_load_1m": round(os.getloadavg()[0], 1),
         "status_rows_written": stats["status_rows_written"],
         "ok": bool(latencies) and pct(0.99) <= LATENCY_TARGET_MS and received >= 0.95 * expected,
     }
@@ -235,7 +282,8 @@ def _line(r: dict) -> str:
         f"{r['printers']:>6} printers / {r['hubs']} hubs: sent {r['sent_per_s']}/s, "
         f"dashboard {r['dashboard_per_s']}/s, latency p50 {lat['p50']} p99 {lat['p99']} "
         f"max {lat['max']} ms, loop lag p99 {r['loop_lag_ms']['p99']} ms, "
-        f"cloud CPU {r['cloud_cpu_pct']}%, RSS {r['cloud_rss_mb']} MB -> "
+        f"cloud CPU {r['cloud_cpu_pct']}% ({r['cpu_us_per_status']} us/status), "
+        f"RSS {r['cloud_rss_mb']} MB, machine load {r['machine_load_1m']} -> "
         f"{'OK' if r['ok'] else 'FAIL'}"
     )
 

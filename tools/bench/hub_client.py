@@ -41,6 +41,7 @@ class SimHub:
         self.commands: list[dict] = []
         self.claim_updates: list[dict] = []
         self.auto_ack = True
+        self.discoverable: list[dict] = []  # answered to discover_printers
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self._session: aiohttp.ClientSession | None = None
         self._reader: asyncio.Task | None = None
@@ -155,6 +156,14 @@ class SimHub:
                     self.claim_updates.append(message)
                 elif "command_id" in message:
                     self.commands.append(message)
+                    if kind == "discover_printers" and self.auto_ack:
+                        await self.send(
+                            {
+                                "type": "printer_discovered",
+                                "command_id": message["command_id"],
+                                "printers": self.discoverable,
+                            }
+                        )
                     if self.auto_ack:
                         await self.send(
                             {

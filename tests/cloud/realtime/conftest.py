@@ -1,84 +1,37 @@
 """Fixtures: a real aiohttp server on an ephemeral port with the real-time core on a real database."""
 
-import asyncio
 import functools
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 
-import jwt
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from cloud.db.executor import run_db
+from cloud.keys import DATABASE, DB_EXECUTOR
+from cloud.kv import DatabaseKeyValueStore
 from cloud.models import Printer, Tenant, TenantContext, TenantMember, User, new_id, now_ms
 from cloud.realtime.broker import Broker
 from cloud.realtime.runtime import Realtime, RealtimeSettings, install
+from cloud.security.secretbox import SecretBox
+from cloud.security.tokens import AccessTokens
 from cloud.services import hubs as hubs_service
-
-TEST_JWT_SECRET = os.urandom(32)
-
-
-class AesBox:
-    """AES-256-GCM box with the secretbox interface (encrypt/decrypt with a context)."""
-
-    def __init__(self):
-        self._aead = AESGCM(AESGCM.generate_key(bit_length=256))
-
-    def encrypt(self, plaintext: str, context: str) -> str:
-        nonce = os.urandom(12)
-        return (nonce + self._aead.encrypt(nonce, plaintext.encode(), context.encode())).hex()
-
-    def decrypt(self, token: str, context: str) -> str:
-        raw = bytes.fromhex(token)
-        return self._aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
-
-
-class MemoryKv:
-    """kv store in memory with TTLs."""
-
-    def __init__(self):
-        self.data = {}
-
-    async def get(self, key):
-        value = self.data.get(key)
-        if value is None or (value[1] is not None and value[1] < now_ms()):
-            return None
-        return value[0]
-
-    async def set(self, key, value, ttl_ms=None):
-        self.data[key] = (value, now_ms() + ttl_ms if ttl_ms else None)
-
-    async def delete(self, key):
-        self.data.pop(key, None)
-
-
-def issue_token(user_id: str, tenant_id: str, ttl_s: int = 900) -> str:
-    now = int(time.time())
-    return jwt.encode(
-        {"sub": user_id, "tid": tenant_id, "iat": now, "exp": now + ttl_s},
-        TEST_JWT_SECRET,
-        algorithm="HS256",
-    )
-
-
-def verify_token(token: str) -> tuple[str, str]:
-    try:
-        claims = jwt.decode(token, TEST_JWT_SECRET, algorithms=["HS256"])
-    except jwt.PyJWTError as exc:
-        raise ValueError(str(exc)) from None
-    return claims["sub"], claims["tid"]
 
 
 class Farm:
     """A running server plus helpers to create tenants, users, hubs and printers."""
 
-    def __init__(self, server, realtime, database, box):
+    def __init__(self, server, realtime, database, box, tokens):
         self.server = server
         self.realtime = realtime
         self.database = database
         self.box = box
+        self.tokens = tokens
+
+    def issue_token(self, user_id: str, tenant_id: str) -> str:
+        """A real access token (restcore's AccessTokens)."""
+        return self.tokens.issue(user_id, tenant_id)[0]
 
     @property
     def url(self) -> str:
@@ -107,7 +60,7 @@ class Farm:
             return ctx
 
         ctx = await self.db(create)
-        return ctx, issue_token(ctx.user_id, ctx.tenant_id)
+        return ctx, self.issue_token(ctx.user_id, ctx.tenant_id)
 
     async def hub(self, ctx: TenantContext | None, printers: int = 0) -> tuple[str, str, list[str]]:
         """A provisioned hub (claimed by ctx if given) with printers; (hub_id, secret, printer ids)."""
@@ -126,33 +79,33 @@ class Farm:
 
 
 @pytest.fixture
-async def farm(sqlite_db):
-    """The real-time core on a real SQLite database behind a real HTTP server (port 0)."""
-    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="db")
+async def farm(any_db):
+    """The real-time core behind a real HTTP server (port 0), on SQLite and on PostgreSQL, with
+    the real secret box, access tokens, kv store and database pool."""
+    app = web.Application()
+    app[DATABASE] = any_db
+    app[DB_EXECUTOR] = ThreadPoolExecutor(max_workers=4, thread_name_prefix="db")
+    box = SecretBox(os.urandom(32))
+    tokens = AccessTokens(os.urandom(32), 15 * 60 * 1000)
 
-    async def run_db(fn, *args):
-        def call():
-            sqlite_db.connect(reuse_if_open=True)
-            return fn(*args)
+    def verify(token: str) -> tuple[str, str]:
+        claims = tokens.verify(token)
+        return claims.user_id, claims.tenant_id
 
-        return await asyncio.get_running_loop().run_in_executor(executor, functools.partial(call))
-
-    box = AesBox()
     realtime = Realtime(
-        run_db=run_db,
-        database=sqlite_db,
+        run_db=functools.partial(run_db, app),
+        database=any_db,
         broker=Broker(),
         secretbox=box,
-        kv=MemoryKv(),
-        verify_token=verify_token,
+        kv=DatabaseKeyValueStore(app),
+        verify_token=verify,
         settings=RealtimeSettings(heartbeat_s=5, status_flush_s=0.2, dashboard_send_timeout_s=2),
     )
-    app = web.Application()
     install(app, realtime)
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     try:
-        yield Farm(server, realtime, sqlite_db, box)
+        yield Farm(server, realtime, any_db, box, tokens)
     finally:
         await server.close()
-        executor.shutdown(wait=True)
+        app[DB_EXECUTOR].shutdown(wait=True)

@@ -161,3 +161,45 @@ async def test_second_connection_replaces_the_first(farm):
     assert (await farm.db(hub_row, hub_id)).is_online is True
     await first.close()
     await second.close()
+
+
+async def test_keepalive_closes_a_silent_hub_and_keeps_a_responsive_one(farm):
+    ctx, _ = await farm.tenant("alpha")
+    silent_id, silent_secret, _ = await farm.hub(ctx)
+    live_id, live_secret, _ = await farm.hub(ctx)
+    silent = SimHub(farm.ws_url, silent_id, silent_secret)
+    live = SimHub(farm.ws_url, live_id, live_secret)
+    await silent.connect()
+    await live.connect()
+    silent._reader.cancel()  # stops reading: never answers a ping
+    heartbeat = 0.5  # generous: a loaded CI machine still answers a ping within 1.5 s
+    # What the keepalive task does every heartbeat; the responsive hub answers each ping with a
+    # pong (traffic), the silent one stays silent and is closed after 3 heartbeats.
+    for _ in range(6):
+        await farm.realtime.hubs.sweep(heartbeat)
+        await asyncio.sleep(heartbeat)
+    await live.wait_for(lambda h: farm.realtime.hubs.get(silent_id) is None)
+    assert farm.realtime.hubs.get(live_id) is not None
+    await silent.close()
+    await live.close()
+
+
+async def test_repeated_failures_from_one_address_are_refused_without_lookup(farm, monkeypatch):
+    from cloud.realtime import hub_socket
+
+    monkeypatch.setattr(hub_socket, "MAX_AUTH_FAILURES", 3)
+    ctx, _ = await farm.tenant("alpha")
+    hub_id, secret, _ = await farm.hub(ctx)
+    codes = []
+    for _ in range(4):
+        forger = SimHub(farm.ws_url, hub_id, "f" * 64)
+        with pytest.raises(HubRefused) as refused:
+            await forger.connect()
+        await forger.close()
+        codes.append((refused.value.code, refused.value.close_code))
+    assert codes == [("auth_failed", 4401)] * 3 + [("too_many_failures", 4429)]
+    # The genuine hub from the same address is blocked too until the window passes.
+    farm.realtime.hubs.auth_failures._windows.clear()  # the window elapsing, without waiting
+    hub = SimHub(farm.ws_url, hub_id, secret)
+    assert (await hub.connect())["claimed"] is True
+    await hub.close()

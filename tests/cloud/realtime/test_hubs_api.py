@@ -113,7 +113,9 @@ async def test_claim_configure_dashboard_release(live_server):
         await dash.close()
         await dash_other.close()
 
-        # Discovery command, and its delivery state through the API.
+        # Discovery command, its findings and delivery state through the API.
+        found = {"serial": "01S00C", "model": "P1S", "name": "Bambu P1S", "ip": "192.0.2.44"}
+        hub.discoverable = [found]
         r = await owner.api.post(f"/api/v1/hubs/{hub_id}/discover", json={"duration_s": 5})
         assert r.status == 202, r.json
         command_id = r.json["command_id"]
@@ -124,6 +126,7 @@ async def test_claim_configure_dashboard_release(live_server):
                 break
             await asyncio.sleep(0.02)
         assert r.json["status"] == "acked"
+        assert r.json["result"] == {"printers": [found]}
         r = await other.api.get(f"/api/v1/hubs/{hub_id}/commands/{command_id}")
         assert r.status == 404
 
@@ -138,3 +141,23 @@ async def test_claim_configure_dashboard_release(live_server):
         assert r.json == []
     finally:
         await hub.close()
+
+
+async def test_printfarm_hub_provision_command(sqlite_server, capsys):
+    import json
+
+    from tools.cli import main
+
+    key = provisioning_headers(sqlite_server)["X-Provisioning-Key"]
+    argv = ["hub", "provision", "--cloud", sqlite_server.url, "--key", key, "--count", "2"]
+    assert await asyncio.to_thread(main, argv) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 2 and all(len(line["secret"]) == 64 for line in lines)
+    # The registered hubs authenticate.
+    hub = SimHub(
+        sqlite_server.url.replace("http://", "ws://"), lines[0]["hub_id"], lines[0]["secret"]
+    )
+    assert (await hub.connect())["claimed"] is False
+    await hub.close()
+    wrong = ["hub", "provision", "--cloud", sqlite_server.url, "--key", "d3Jvbmc="]
+    assert await asyncio.to_thread(main, wrong) == 1

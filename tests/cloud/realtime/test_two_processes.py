@@ -123,7 +123,7 @@ async def _scenario(session, a: Cloud, b: Cloud, data_dir) -> None:
             a.url + "/api/v1/hubs/claim", json={"claim_code": hello["claim_code"]}, headers=auth
         ) as r:
             assert r.status == 200, await r.text()
-        await hub.wait_for(lambda h: h.claim_updates and h.claim_updates[-1]["claimed"])
+        await hub.wait_for(lambda h: h.claim_updates and h.claim_updates[-1]["claimed"], timeout=30)
 
         # A printer created through A: configure_printer reaches the hub on B.
         async with session.post(
@@ -141,7 +141,7 @@ async def _scenario(session, a: Cloud, b: Cloud, data_dir) -> None:
             assert r.status == 201, await r.text()
             printer_id = (await r.json())["id"]
         configured = await hub.wait_for(
-            lambda h: [c for c in h.commands if c["type"] == "configure_printer"], timeout=20
+            lambda h: [c for c in h.commands if c["type"] == "configure_printer"], timeout=30
         )
         assert configured[0]["printer"]["printer_id"] == printer_id
 
