@@ -98,7 +98,7 @@ async def test_real_responses_match_the_document(live_server):
         kwargs = {"json": body} if body is not None else {}
         problems += _problems(document, op, await owner.api.request(op.method, path, **kwargs))
         problems += _problems(document, op, await stranger.request(op.method, path, **kwargs))
-    assert problems == []
+    assert problems == [], "\n".join(repr(p)[:400] for p in problems)
 
 
 def _bad_route(app):
