@@ -98,6 +98,9 @@ def test_keys_generated_once_with_mode_0600(tmp_path):
     assert {len(v) for v in first.values()} == {32}
     import base64
 
+    path.chmod(0o644)  # e.g. copied from a backup
+    assert load_secrets(tmp_path, env={}) == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # tightened again
     override = base64.b64encode(b"k" * 32).decode()
     assert load_secrets(tmp_path, env={"PRINTFARM_JWT_SECRET": override})["jwt_secret"] == b"k" * 32
 
