@@ -27,6 +27,8 @@ from cloud.errors import ApiError, validation_error
 from cloud.keys import CONFIG, OPERATIONS, RATE_LIMITER, TOKENS
 from cloud.models import TenantContext
 from cloud.security.tokens import TokenError
+from cloud.services import audit as audit_service
+from cloud.services import auth as auth_service
 
 log = logging.getLogger("cloud.api")
 
@@ -356,8 +358,6 @@ async def _parse_body(op: Operation, request: web.Request):
 
 async def _authenticate(call: Call, op: Operation) -> None:
     """Access token -> user; for tenant routes, membership -> role -> TenantContext (never the body)."""
-    from cloud.services import auth as auth_service  # services import operations' helpers
-
     try:
         claims = call.app[TOKENS].verify(_bearer_token(call.request))
     except TokenError as exc:
@@ -395,8 +395,6 @@ async def _authenticate(call: Call, op: Operation) -> None:
 
 
 def _caller_and_count(user_id: str, tenant_id: str, counter, key: str):
-    from cloud.services import auth as auth_service
-
     incr_now, window_ms = counter
     return auth_service.caller(user_id, tenant_id), incr_now(key, window_ms)
 
@@ -489,8 +487,6 @@ def _respond(call: Call, op: Operation, result) -> web.StreamResponse:
 
 
 async def _write_audit(call: Call, result) -> None:
-    from cloud.services import audit as audit_service
-
     entry = call.audit
     tenant_id = entry.tenant_id or (call.ctx.tenant_id if call.ctx else None)
     if tenant_id is None:
