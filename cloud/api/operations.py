@@ -469,7 +469,20 @@ async def _serve(call: Call, op: Operation) -> web.StreamResponse:
     except peewee.DataError:
         raise ApiError(422, "validation_error", "a value is out of range for its field") from None
     if op.audit and not call.audit.skip:
-        await _write_audit(call, result)
+        try:
+            await _write_audit(call, result)
+        except Exception:
+            # The change is committed: answering an error now would invite a duplicate retry.
+            # The entry goes to the log instead, where it is not lost.
+            log.exception(
+                "audit write failed",
+                extra={
+                    "audit_action": call.audit.action,
+                    "audit_entity_id": call.audit.entity_id,
+                    "audit_user_id": call.user_id,
+                    "audit_ip": call.ip,
+                },
+            )
     return _respond(call, op, result)
 
 
