@@ -24,7 +24,7 @@ from aiohttp import web
 
 from cloud.db.executor import run_db
 from cloud.errors import ApiError, validation_error
-from cloud.keys import CONFIG, OPERATIONS, RATE_LIMITER, TOKENS
+from cloud.keys import CALLER, CONFIG, OPERATIONS, RATE_LIMITER, TOKENS
 from cloud.models import TenantContext
 from cloud.security.tokens import TokenError
 from cloud.services import audit as audit_service
@@ -368,6 +368,7 @@ async def _authenticate(call: Call, op: Operation) -> None:
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
     call.user_id = claims.user_id
+    call.request[CALLER] = (claims.user_id, claims.tenant_id)
     limiter = call.app.get(RATE_LIMITER)
     counter = limiter.counter_on_pool("api") if limiter is not None else None
     if counter is not None:

@@ -152,6 +152,13 @@ async def test_cli_serve_logs_json_and_shuts_down_gracefully(tmp_path):
             session.get(url + "/healthz", headers={"X-Request-Id": "cli-test-1"}) as r,
         ):
             assert r.status == 200
+        async with aiohttp.ClientSession() as session:
+            body = {"email": "log@example.com", "password": "long enough pw", "tenant_name": "Logs"}
+            async with session.post(url + "/api/v1/auth/register", json=body) as r:
+                session_json = await r.json()
+            headers = {"Authorization": "Bearer " + session_json["access_token"]}
+            async with session.get(url + "/api/v1/printers", headers=headers) as r:
+                assert r.status == 200
         assert stat.S_IMODE((tmp_path / "data" / "keys.json").stat().st_mode) == 0o600
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
@@ -164,6 +171,12 @@ async def test_cli_serve_logs_json_and_shuts_down_gracefully(tmp_path):
     entries = [json.loads(x) for x in lines + rest.splitlines(keepends=True) if x.strip()]
     access = [e for e in entries if e["logger"] == "cloud.access"]
     assert access and access[0]["request_id"] == "cli-test-1" and access[0]["status"] == 200
+    listed = next(e for e in access if e["path"] == "/api/v1/printers")
+    assert listed["user_id"] == session_json["user"]["id"]
+    assert listed["tenant_id"] == session_json["tenant"]["id"]
+    logged = json.dumps(entries)  # no secrets in the log
+    assert session_json["access_token"] not in logged
+    assert session_json["refresh_token"] not in logged and "long enough pw" not in logged
     assert entries[-1]["msg"] == "stopped"
 
 
