@@ -65,12 +65,18 @@ ME_SCHEMA = obj(
 
 
 async def _session(
-    call: Call, user: dict, tenant: dict, role: str, refresh_token: str | None = None
+    call: Call,
+    user: dict,
+    tenant: dict,
+    role: str,
+    refresh_token: str | None = None,
+    session_id: str | None = None,
 ) -> dict:
-    """Issue the access token (and a new refresh family unless rotating) for user + tenant."""
+    """Issue the access token (and a new refresh family unless rotating one) for user + tenant;
+    the access token names its family, so ending the session ends the access token too."""
     config = call.app[CONFIG]
     if refresh_token is None:
-        refresh_token = await call.db(
+        refresh_token, session_id = await call.db(
             auth_service.create_refresh_token,
             user["id"],
             tenant["id"],
@@ -78,7 +84,7 @@ async def _session(
             call.ip,
             call.user_agent,
         )
-    access, expires_at = call.app[TOKENS].issue(user["id"], tenant["id"])
+    access, expires_at = call.app[TOKENS].issue(user["id"], tenant["id"], session_id=session_id)
     call.audit.tenant_id = tenant["id"]
     call.audit.user_id = user["id"]
     call.audit.entity_id = user["id"]
@@ -190,7 +196,7 @@ async def login(call: Call):
 async def refresh(call: Call):
     """Rotate a refresh token: the old one is spent; presenting it again revokes the session."""
     try:
-        user_id, tenant, role, new_token = await call.db(
+        user_id, tenant, role, new_token, session_id = await call.db(
             auth_service.rotate_refresh_token,
             call.body["refresh_token"],
             call.app[CONFIG].refresh_token_ttl_ms,
@@ -207,7 +213,7 @@ async def refresh(call: Call):
         await call.record_audit()
         raise
     user = (await call.db(auth_service.me, user_id, tenant["id"]))["user"]
-    return await _session(call, user, tenant, role, refresh_token=new_token)
+    return await _session(call, user, tenant, role, refresh_token=new_token, session_id=session_id)
 
 
 @ops.post(

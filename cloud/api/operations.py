@@ -373,18 +373,19 @@ async def _authenticate(call: Call, op: Operation) -> None:
     counter = limiter.counter_on_pool("api") if limiter is not None else None
     if counter is not None:
         # One trip to the pool for the per-request reads/writes: role, password age, API counter.
-        (role, changed_at), call.api_count = await call.db(
-            _caller_and_count,
-            claims.user_id,
-            claims.tenant_id,
-            counter,
-            limiter.key("api", claims.user_id),
+        (role, changed_at, revoked), call.api_count = await call.db(
+            _caller_and_count, claims, counter, limiter.key("api", claims.user_id)
         )
     else:
-        role, changed_at = await call.db(auth_service.caller, claims.user_id, claims.tenant_id)
+        role, changed_at, revoked = await call.db(
+            auth_service.caller, claims.user_id, claims.tenant_id, claims.session_id
+        )
     if changed_at is not None and claims.issued_at_ms < changed_at:
         # A password change ends every session at once, access tokens included.
         raise ApiError(401, "unauthorized", "access token predates a password change; log in again")
+    if revoked:
+        # Logged out, or its refresh token was replayed (theft): the access token ends too.
+        raise ApiError(401, "unauthorized", "this session has ended; log in again")
     if op.access == USER:
         call.ctx = TenantContext(claims.tenant_id, claims.user_id, role)
         return
@@ -395,9 +396,10 @@ async def _authenticate(call: Call, op: Operation) -> None:
         raise ApiError(403, "forbidden", f"this action needs the {op.access} role or higher")
 
 
-def _caller_and_count(user_id: str, tenant_id: str, counter, key: str):
+def _caller_and_count(claims, counter, key: str):
     incr_now, window_ms = counter
-    return auth_service.caller(user_id, tenant_id), incr_now(key, window_ms)
+    caller = auth_service.caller(claims.user_id, claims.tenant_id, claims.session_id)
+    return caller, incr_now(key, window_ms)
 
 
 async def _rate_limit(call: Call, op: Operation) -> None:

@@ -26,6 +26,7 @@ class AccessClaims:
     expires_at_ms: int
     token_id: str
     issued_at_ms: int
+    session_id: str | None = None  # the refresh-token family it was issued with
 
 
 class AccessTokens:
@@ -35,8 +36,11 @@ class AccessTokens:
         self._secret = secret
         self.ttl_ms = ttl_ms
 
-    def issue(self, user_id: str, tenant_id: str, now_ms: int | None = None) -> tuple[str, int]:
-        """(token, expires_at_ms)."""
+    def issue(
+        self, user_id: str, tenant_id: str, now_ms: int | None = None, session_id: str | None = None
+    ) -> tuple[str, int]:
+        """(token, expires_at_ms). `session_id` (the refresh-token family) lets a logout or a
+        detected refresh-token theft end the access token too."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         expires = now_ms + self.ttl_ms
         claims = {
@@ -49,6 +53,8 @@ class AccessTokens:
             "exp": expires // 1000,
             "jti": uuid.uuid4().hex,
         }
+        if session_id is not None:
+            claims["sid"] = session_id
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM), expires
 
     def verify(self, token: str) -> AccessClaims:
@@ -72,8 +78,14 @@ class AccessTokens:
         issued_ms = claims.get("ims")
         if not isinstance(issued_ms, int):
             issued_ms = int(claims["iat"]) * 1000
+        session_id = claims.get("sid") if isinstance(claims.get("sid"), str) else None
         return AccessClaims(
-            claims["sub"], claims["tid"], int(claims["exp"]) * 1000, claims["jti"], issued_ms
+            claims["sub"],
+            claims["tid"],
+            int(claims["exp"]) * 1000,
+            claims["jti"],
+            issued_ms,
+            session_id,
         )
 
 
