@@ -266,6 +266,20 @@ def release_hub(ctx: TenantContext, hub_id: str) -> dict:
     return {"id": hub_id, "released": True, "printers_detached": detached}
 
 
+def tenant_state(tenant_id: str) -> tuple[list, list]:
+    """Persisted state of a tenant's hubs (id, is_online, printer count) and printers
+    (id, hub_id, status): the starting point of a new dashboard."""
+    ctx = TenantContext(tenant_id)
+    hubs = [(hub.id, hub.is_online) for hub in Hub.scoped(ctx, Hub.id, Hub.is_online)]
+    counts = _printer_counts(ctx, [hub_id for hub_id, _ in hubs])
+    printers = list(
+        Printer.scoped(ctx, Printer.id, Printer.hub_id, Printer.status)
+        .where(Printer.hub_id.is_null(False))
+        .tuples()
+    )
+    return [(hub_id, online, counts.get(hub_id, 0)) for hub_id, online in hubs], printers
+
+
 def _printer_counts(ctx: TenantContext, hub_ids: list[str]) -> dict:
     if not hub_ids:
         return {}
