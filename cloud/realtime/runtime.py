@@ -40,6 +40,7 @@ class RealtimeSettings:
     dashboard_max_backlog: int = 20_000  # > printers per tenant, so status alone never overflows
     dashboard_send_timeout_s: float = 10.0
     stale_sweep_s: float = 30.0
+    tune_gc: bool = True  # freeze start-up objects, fewer collections (see GC_THRESHOLDS)
 
 
 class Realtime:
@@ -76,7 +77,8 @@ class Realtime:
     async def start(self) -> None:
         """Connect the broker and start the background tasks."""
         self._loop = asyncio.get_running_loop()
-        tune_garbage_collector()
+        if self.settings.tune_gc:
+            tune_garbage_collector()
         await self.broker.start()
         self.status_writer.start()
         self.loop_monitor.start()
@@ -224,10 +226,17 @@ class Realtime:
 GC_THRESHOLDS = (20_000, 50, 100)
 
 
+_gc_tuned = False
+
+
 def tune_garbage_collector() -> None:
     """Freeze start-up objects and raise collection thresholds (once per process)."""
     import gc
 
+    global _gc_tuned
+    if _gc_tuned:
+        return
+    _gc_tuned = True
     gc.freeze()
     if gc.get_threshold()[0] < GC_THRESHOLDS[0]:
         gc.set_threshold(*GC_THRESHOLDS)
