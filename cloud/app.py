@@ -14,11 +14,13 @@ from cloud.api import (
     automation,
     cameras,
     colors,
+    downloads,
     files,
     health,
     hubs,
     integrations,
     inventory,
+    jobs,
     members,
     openapi,
     orders,
@@ -43,6 +45,7 @@ from cloud.security.passwords import PasswordHasher
 from cloud.security.secretbox import SecretBox
 from cloud.security.tokens import AccessTokens
 from cloud.services.ratelimit import RateLimiter
+from cloud.workers import runtime as workers_runtime
 
 log = logging.getLogger("cloud.app")
 
@@ -75,6 +78,7 @@ def create_app(config: Config, *, run_migrations: bool = True) -> web.Applicatio
     tenants.setup(app)
     members.setup(app)
     printers.setup(app)
+    downloads.setup(app)
     files.setup(app)
     products.setup(app)
     skus.setup(app)
@@ -90,7 +94,9 @@ def create_app(config: Config, *, run_migrations: bool = True) -> web.Applicatio
     analytics.setup(app)
     integrations.setup(app)
     realtime_runtime.setup(app)
+    workers_runtime.setup(app)  # after realtime: it broadcasts through it
     hubs.setup(app)
+    jobs.setup(app)
     openapi.setup(app)  # last: documents every operation registered above
     return app
 
@@ -115,6 +121,7 @@ async def serve(config: Config, ready: asyncio.Event | None = None) -> None:
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else config.port
+    workers_runtime.bound_to(app, config.host, port)
     log.info(
         "listening",
         extra={"host": config.host, "port": port, "url": f"http://{config.host}:{port}"},

@@ -13,9 +13,10 @@ KEYS_FILE_NAME = "keys.json"
 
 # Every secret the service needs, each 32 random bytes: HS256 signing key for access tokens,
 # AES-256-GCM key for secrets at rest (printer access codes, integration secrets), HMAC key for
-# signed storage URLs, the factory key of `printfarm hub provision` (POST /api/v1/admin/hubs).
+# signed storage URLs, the factory key of `printfarm hub provision` (POST /api/v1/admin/hubs), the
+# key tenants' webhook signing secrets derive from.
 # PRINTFARM_<NAME> (base64) overrides the file, e.g. for several processes.
-SECRET_NAMES = ("jwt_secret", "secretbox_key", "url_signing_key", "provisioning_key")
+SECRET_NAMES = ("jwt_secret", "secretbox_key", "url_signing_key", "provisioning_key", "webhook_key")
 
 ACCESS_TOKEN_TTL_MS = 15 * 60 * 1000
 REFRESH_TOKEN_TTL_MS = 30 * 24 * 3600 * 1000
@@ -64,6 +65,17 @@ class Config:
     # Tests turn this on: every response is checked against its declared schema (500 if not).
     validate_responses: bool = False
     shutdown_timeout_s: float = 10.0
+    smtp_url: str | None = None  # smtp://user:pass@host:port?starttls=1 (email notifications)
+    smtp_from: str = "printfarm@localhost"
+    dispatch_interval_s: float = 2.0
+
+    @property
+    def base_url(self) -> str:
+        """Where hubs and browsers reach this service (signed download URLs point here)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
 
     @classmethod
     def load(cls, env=None, **flags) -> "Config":
@@ -97,6 +109,9 @@ class Config:
             db_threads=int(pick("db_threads", 8)),
             validate_responses=str(pick("validate_responses", "0")).lower() in ("1", "true", "yes"),
             redis_prefix=pick("redis_prefix", "printfarm:"),
+            smtp_url=pick("smtp_url") or None,
+            smtp_from=pick("smtp_from", "printfarm@localhost"),
+            dispatch_interval_s=float(pick("dispatch_interval_s", 2.0)),
         )
         return replace(config, secrets=load_secrets(data_dir, env))
 

@@ -5,7 +5,7 @@ import logging
 
 from aiohttp import web
 
-from cloud.keys import ERROR_CODE
+from cloud.keys import ERROR_CODE, OPERATIONS
 from cloud.models import RecordNotFound
 
 log = logging.getLogger("cloud.errors")
@@ -83,6 +83,15 @@ def from_http_exception(exc: web.HTTPException) -> ApiError:
     return ApiError(exc.status, code, exc.reason or code, headers=headers)
 
 
+def _declared_methods(request: web.Request) -> set[str]:
+    """Methods declared for exactly this (static) path. aiohttp's own Allow also lists those of a
+    sibling `{id}` route the path happens to match (/hubs/claim vs /hubs/{id})."""
+    registry = request.app.get(OPERATIONS)
+    if registry is None:
+        return set()
+    return {op.method for op in registry.operations if op.path == request.path}
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler):
     """Map ApiError, RecordNotFound and aiohttp 4xx to JSON; anything else is a logged 500."""
@@ -104,6 +113,10 @@ async def error_middleware(request: web.Request, handler):
             except ValueError:
                 pass
         error = from_http_exception(exc)
+        if exc.status == 405:
+            declared = _declared_methods(request)
+            if declared:
+                error.headers["Allow"] = ",".join(sorted(declared))
         request[ERROR_CODE] = error.code
         return error.response()
     except ConnectionResetError:

@@ -25,3 +25,4 @@ ERROR_CODE = web.RequestKey("error_code", str)  # stable code of an error respon
 STORAGE = web.AppKey("storage", object)  # cloud.storage.Storage
 URL_SIGNER = web.AppKey("url_signer", object)  # cloud.storage.UrlSigner
 REALTIME = web.AppKey("realtime", object)  # cloud.realtime.runtime.Realtime
+WORKERS = web.AppKey("workers", object)  # cloud.workers.runtime.Workers

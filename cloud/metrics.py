@@ -1,5 +1,6 @@
 """Prometheus metrics of the spec's "Metrics to Track", on a per-application registry, at /metrics."""
 
+import logging
 import time
 
 from aiohttp import web
@@ -13,6 +14,8 @@ from prometheus_client import (
 )
 
 from cloud.keys import ERROR_CODE, METRICS
+
+log = logging.getLogger("cloud.metrics")
 
 # Buckets in seconds around the spec's API latency targets (p50/p95/p99 are read from these).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -66,6 +69,9 @@ class Metrics:
         self.rate_limited = Counter(
             "printfarm_rate_limited", "Requests refused with 429 by bucket", ["bucket"], registry=r
         )
+        # Coroutines `hook(app)` run before each scrape to refresh gauges read from the database
+        # (e.g. printers online); a failing hook is logged and leaves its gauge as it was.
+        self.scrape_hooks: list = []
 
     def exposition(self) -> bytes:
         """The text exposition format of every metric."""
@@ -105,7 +111,13 @@ async def metrics_middleware(request: web.Request, handler):
 
 async def metrics_handler(request: web.Request) -> web.Response:
     """GET /metrics: Prometheus text format."""
-    body = request.app[METRICS].exposition()
+    metrics: Metrics = request.app[METRICS]
+    for hook in metrics.scrape_hooks:
+        try:
+            await hook(request.app)
+        except Exception:
+            log.exception("metrics scrape hook %s failed", getattr(hook, "__name__", hook))
+    body = metrics.exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

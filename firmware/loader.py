@@ -146,13 +146,29 @@ def run(entry="hub.app"):
         else:
             _activate(slot)
             module = __import__(entry, None, None, ["main"])
+            platform = _platform()
+            if platform is not None:
+                platform.start()
             _wait(module.main())
+            print("loader: application returned")
+            if platform is not None:
+                _wait(platform.after_app())
     except KeyboardInterrupt:
         raise  # an engineer on the REPL stopped it: stay in the REPL
     except Exception as e:
         print("loader: application failed:")
         sys.print_exception(e)
     machine.reset()
+
+
+def _platform():
+    # WiFi and the run-ok watch (device/platform.py, frozen firmware code). Their tasks run
+    # once the application starts asyncio; a firmware without them still boots the app.
+    try:
+        from device import platform
+    except ImportError:
+        return None
+    return platform
 
 
 def _run_safe(entry):

@@ -1,5 +1,5 @@
-"""Boot entry: runs the hub application (hubplatform's A/B loader replaces this file)."""
+"""Boot entry: the never-updated loader picks the application slot and runs hub.app.main()."""
 
-import hub.app
+import loader
 
-hub.app.main()
+loader.run("hub.app")

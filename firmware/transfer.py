@@ -35,15 +35,32 @@ def busy():
 
 
 class _Source:
-    # The reader handed to the driver: HTTP body bytes, with cancel checks between chunks.
+    # The reader handed to the driver: HTTP body bytes, with cancel checks between chunks and
+    # a body that must be exactly `size` bytes (a chunked body announces no length up front).
 
-    def __init__(self, download, cancel_event):
+    def __init__(self, download, cancel_event, size):
         self.download = download
         self.cancel_event = cancel_event
+        self.size = size
+        self.got = 0
+        self._probe = bytearray(1)
 
     async def readinto(self, mv):
         if self.cancel_event is not None and self.cancel_event.is_set():
             raise DriverError(CANCELLED, "transfer cancelled")
+        n = await self._read(mv)
+        if not n and self.got < self.size:
+            raise DriverError(
+                DOWNLOAD_FAILED, "download ended at %d of %d bytes" % (self.got, self.size)
+            )
+        self.got += n
+        # Before the driver sends the last bytes, make sure the body really ends here: a
+        # longer file would otherwise reach the printer silently truncated.
+        if n and self.got == self.size and await self._read(memoryview(self._probe)):
+            raise DriverError(DOWNLOAD_FAILED, "download is larger than %d bytes" % self.size)
+        return n
+
+    async def _read(self, mv):
         try:
             return await self.download.readinto(mv)
         except (HTTPError, OSError) as e:
@@ -65,7 +82,10 @@ class _Progress:
         if self.last is not None and asyncio.ticks_diff(now, self.last) < PROGRESS_INTERVAL_MS:
             return
         self.last = now
-        self.cb(sent, self.total)
+        try:
+            self.cb(sent, self.total)
+        except Exception as e:  # a reporting bug must not abort the upload
+            print("transfer: progress callback failed:", repr(e))
 
 
 async def _watch_cancel(event, download):
@@ -103,7 +123,7 @@ async def stream_to_printer(
                 raise DriverError(DOWNLOAD_FAILED, getattr(e, "message", None) or str(e))
             progress = _Progress(progress_cb, size)
             digest = await driver.send_file(
-                name, _Source(download, cancel_event), size, progress, buf
+                name, _Source(download, cancel_event, size), size, progress, buf
             )
             if md5 and digest.lower() != md5.strip().lower():
                 raise DriverError(

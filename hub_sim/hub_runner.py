@@ -72,11 +72,34 @@ def hub_command(heap=DEFAULT_HEAP, script=None):
 
 
 def run_forever(state_dir, heap=DEFAULT_HEAP, extra_paths=()):
-    """Boot the hub in the foreground; a machine.reset() boots it again. Returns the exit status."""
-    while True:
-        proc = subprocess.run(hub_command(heap), cwd=state_dir, env=firmware_env(extra_paths))
-        if proc.returncode != RESET_EXIT_CODE:
-            return proc.returncode
+    """Boot the hub in the foreground; a machine.reset() boots it again. Returns the exit status.
+
+    SIGTERM/SIGINT stop the VM too (it is our child: it must not outlive the runner).
+    """
+    import signal
+
+    child = [None]
+
+    def forward(signum, frame):
+        if child[0] is not None and child[0].poll() is None:
+            child[0].terminate()
+        raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            child[0] = subprocess.Popen(
+                hub_command(heap), cwd=state_dir, env=firmware_env(extra_paths)
+            )
+            code = child[0].wait()
+            if code != RESET_EXIT_CODE:
+                return code
+    finally:
+        if child[0] is not None and child[0].poll() is None:
+            child[0].kill()
+            child[0].wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class HubProcess:

@@ -83,109 +83,107 @@ def _decode_str(raw):
     return text
 
 
-def _container(data, st, n, depth, max_depth, is_map):
-    """Decode `n` array items or map pairs; the claimed count is checked against the data first."""
-    depth += 1
-    if depth > max_depth:
-        raise MalformedFrame("nesting deeper than %d" % max_depth)
-    # Every item takes at least one byte, so a count beyond the remaining bytes is a lie:
-    # refused before the list or dict is allocated.
-    if (n + n if is_map else n) > len(data) - st[0]:
-        raise MalformedFrame("%d items beyond the end of the frame" % n)
-    if not is_map:
-        items = [None] * n
-        for i in range(n):
-            items[i] = _value(data, st, depth, max_depth)
-        return items
-    result = {}
-    for _ in range(n):
-        pos = st[0]
-        if pos >= len(data):
-            raise MalformedFrame("truncated frame")
-        b = data[pos]
-        if 0xA0 <= b < 0xC0 and pos + 1 + (b & 0x1F) <= len(data):
-            # fixstr key, the common case, decoded in place
-            pos += 1
-            st[0] = pos + (b & 0x1F)
-            key = _decode_str(data[pos : st[0]])
-        else:
-            key = _value(data, st, depth, max_depth)
-            if type(key) is not str and type(key) is not bytes:
-                raise MalformedFrame("map key must be str or bytes")
-        result[key] = _value(data, st, depth, max_depth)
-    return result
-
-
-def _value(data, st, depth, max_depth):
-    """Decode the value at st[0] (the cursor, advanced past it); `depth` counts its containers."""
-    pos = st[0]
-    end = len(data)
-    if pos >= end:
-        raise MalformedFrame("truncated frame")
-    b = data[pos]
-    pos += 1
-    if b < 0x80:
-        st[0] = pos
-        return b
-    if b >= 0xE0:
-        st[0] = pos
-        return b - 0x100
-    if b < 0xA0:
-        # fixmap 0x80-0x8f, fixarray 0x90-0x9f
-        st[0] = pos
-        return _container(data, st, b & 0x0F, depth, max_depth, b < 0x90)
-    if b < 0xC0:
-        n = b & 0x1F
-        if n > end - pos:
-            raise MalformedFrame("truncated frame")
-        st[0] = pos + n
-        return _decode_str(data[pos : pos + n])
-    if b == 0xC0:
-        st[0] = pos
-        return None
-    if b == 0xC2 or b == 0xC3:
-        st[0] = pos
-        return b == 0xC3
-    scalar = _SCALARS.get(b)
-    if scalar is not None:
-        if scalar[1] > end - pos:
-            raise MalformedFrame("truncated frame")
-        st[0] = pos + scalar[1]
-        return struct.unpack_from(scalar[0], data, pos)[0]
-    sized = _SIZED.get(b)
-    if sized is None:
-        # 0xc1 (never used) and the ext family 0xc7-0xc9, 0xd4-0xd8.
-        raise MalformedFrame("unsupported type byte 0x%02x" % b)
-    kind, width = sized
-    if width > end - pos:
-        raise MalformedFrame("truncated frame")
-    n = struct.unpack_from(_LENGTH_FORMATS[width], data, pos)[0]
-    pos += width
-    st[0] = pos
-    if kind == _MAP or kind == _ARRAY:
-        return _container(data, st, n, depth, max_depth, kind == _MAP)
-    if n > end - pos:
-        raise MalformedFrame("length %d beyond the end of the frame" % n)
-    st[0] = pos + n
-    if kind == _STR:
-        return _decode_str(data[pos : pos + n])
-    return data[pos : pos + n]
+_NO_KEY = object()  # marks an open map waiting for its next key
 
 
 def unpackb(data, max_size=MAX_HUB_FRAME, max_depth=MAX_DEPTH):
     """Decode exactly one msgpack value from `data`; any defect raises MalformedFrame."""
-    if not isinstance(data, bytes):
-        if not isinstance(data, (bytearray, memoryview)):
-            raise MalformedFrame("frame must be bytes")
-        data = bytes(data)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise MalformedFrame("frame must be bytes")
     if len(data) > max_size:
         raise FrameTooLarge("frame of %d bytes exceeds %d" % (len(data), max_size))
-    # The cursor lives in a one-item list: cheaper on MicroPython than attributes or tuples.
-    st = [0]
-    obj = _value(data, st, 0, max_depth)
-    if st[0] != len(data):
-        raise MalformedFrame("%d bytes after the value" % (len(data) - st[0]))
-    return obj
+    if not isinstance(data, bytes):
+        data = bytes(data)  # one copy, within the size limit: slices are then immutable bytes
+    end = len(data)
+    pos = 0
+    # Open containers, innermost last: [list or dict, items left, is_map, pending map key].
+    # Iterative, not recursive: nesting costs no C stack (an ESP32 task has about 16 KB).
+    stack = []
+    while True:
+        if pos >= end:
+            raise MalformedFrame("truncated frame")
+        b = data[pos]
+        pos += 1
+        n = -1  # set to an item count when b opens an array or map
+        if b < 0x80:
+            value = b
+        elif b >= 0xE0:
+            value = b - 0x100
+        elif b < 0xA0:
+            n = b & 0x0F  # fixmap 0x80-0x8f, fixarray 0x90-0x9f
+            is_map = b < 0x90
+        elif b < 0xC0:
+            size = b & 0x1F
+            if size > end - pos:
+                raise MalformedFrame("truncated frame")
+            value = _decode_str(data[pos : pos + size])
+            pos += size
+        elif b == 0xC0:
+            value = None
+        elif b == 0xC2 or b == 0xC3:
+            value = b == 0xC3
+        else:
+            scalar = _SCALARS.get(b)
+            if scalar is not None:
+                if scalar[1] > end - pos:
+                    raise MalformedFrame("truncated frame")
+                value = struct.unpack_from(scalar[0], data, pos)[0]
+                pos += scalar[1]
+            else:
+                sized = _SIZED.get(b)
+                if sized is None:
+                    # 0xc1 (never used) and the ext family 0xc7-0xc9, 0xd4-0xd8.
+                    raise MalformedFrame("unsupported type byte 0x%02x" % b)
+                kind, width = sized
+                if width > end - pos:
+                    raise MalformedFrame("truncated frame")
+                size = struct.unpack_from(_LENGTH_FORMATS[width], data, pos)[0]
+                pos += width
+                if kind == _MAP or kind == _ARRAY:
+                    n = size
+                    is_map = kind == _MAP
+                else:
+                    if size > end - pos:
+                        raise MalformedFrame("length %d beyond the end of the frame" % size)
+                    raw = data[pos : pos + size]
+                    pos += size
+                    value = _decode_str(raw) if kind == _STR else raw
+        if n >= 0:
+            if len(stack) >= max_depth:
+                raise MalformedFrame("nesting deeper than %d" % max_depth)
+            # Every item takes at least one byte, so a count beyond the remaining bytes is a
+            # lie: refused before the list or dict is allocated.
+            if (n + n if is_map else n) > end - pos:
+                raise MalformedFrame("%d items beyond the end of the frame" % n)
+            if n:
+                stack.append([{} if is_map else [None] * n, n, is_map, _NO_KEY])
+                continue
+            value = {} if is_map else []
+        # Attach the finished value to the innermost open container; a container that this
+        # completes is attached to its parent in turn.
+        while stack:
+            top = stack[-1]
+            container = top[0]
+            if top[2]:
+                key = top[3]
+                if key is _NO_KEY:
+                    if type(value) is not str and type(value) is not bytes:
+                        raise MalformedFrame("map key must be str or bytes")
+                    top[3] = value
+                    break
+                container[key] = value
+                top[3] = _NO_KEY
+            else:
+                container[len(container) - top[1]] = value
+            top[1] -= 1
+            if top[1]:
+                break
+            stack.pop()
+            value = container
+        else:
+            if pos != end:
+                raise MalformedFrame("%d bytes after the value" % (end - pos))
+            return value
 
 
 def _pack_int(v, out):

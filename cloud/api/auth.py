@@ -4,6 +4,7 @@ from aiohttp import web
 
 from cloud.api.operations import PUBLIC, USER, Call, OperationGroup, register
 from cloud.api.schemas import EMAIL, ID, ROLE, TIMESTAMP, obj, text
+from cloud.errors import validation_error
 from cloud.keys import CONFIG, PASSWORDS, TOKENS
 from cloud.security.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from cloud.services import auth as auth_service
@@ -95,23 +96,47 @@ async def _session(
     rate_limit="auth",
     status=201,
     body=obj(
-        {"email": EMAIL, "password": PASSWORD, "name": text(120), "tenant_name": text(120, 1)},
-        required=("email", "password", "tenant_name"),
+        {
+            "email": EMAIL,
+            "password": PASSWORD,
+            "name": text(120),
+            "tenant_name": text(120, 1),
+            "invitation_token": {"type": "string", "minLength": 1, "maxLength": 200},
+        },
+        required=("email", "password"),
     ),
     response=SESSION_SCHEMA,
+    errors=(403, 404),
     example={
         "email": "owner@example.com",
         "password": "correct horse battery",
         "name": "Ada",
         "tenant_name": "Ada's Farm",
     },
+    description="With `tenant_name`: a new tenant owned by the new account. With "
+    "`invitation_token` instead: the account joins the inviting tenant with the invited role.",
 )
 async def register_account(call: Call):
-    """Create an account and a new tenant owned by it; returns a session."""
+    """Create an account (with a new tenant, or joining by invitation); returns a session."""
     body = call.body
+    hasher = call.app[PASSWORDS]
+    if "invitation_token" in body:
+        user, tenant, role = await call.db(
+            auth_service.register_invited,
+            hasher,
+            body["email"],
+            body["password"],
+            body.get("name"),
+            body["invitation_token"],
+        )
+        return await _session(call, user, tenant, role)
+    if "tenant_name" not in body:
+        raise validation_error(
+            "tenant_name", "tenant_name: required unless invitation_token is given"
+        )
     user, tenant = await call.db(
         auth_service.register,
-        call.app[PASSWORDS],
+        hasher,
         body["email"],
         body["password"],
         body.get("name"),

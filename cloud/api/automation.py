@@ -24,7 +24,7 @@ declare_crud(
         "name": "Collect finished prints",
         "trigger_type": "print_complete",
         "trigger_config": {},
-        "conditions": [{"field": "job.filament_type", "op": "eq", "value": "PLA"}],
+        "conditions": [{"field": "data.filament_type", "op": "eq", "value": "PLA"}],
         "actions": [
             {"type": "create_worklist_task", "title": "Collect plate", "task_type": "collection"}
         ],

@@ -1,6 +1,7 @@
 """/api/v1/files: 3MF uploads streamed to storage, metadata, signed downloads and thumbnails."""
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from cloud.api.operations import Call, OperationGroup, Param, register
 from cloud.api.resource_routes import declare_crud, row_schema
@@ -32,6 +33,7 @@ PLATE = obj(
 )
 DETAILS = {
     "sha256": _TEXT,
+    "md5": _TEXT,
     "plate_count": {"type": ["integer", "null"]},
     "printer_model": _TEXT,
     "slicer_version": _TEXT,
@@ -49,6 +51,7 @@ SIGNED = obj(
         "expires_at": TIMESTAMP,
         "size": {"type": ["integer", "null"]},
         "sha256": _TEXT,
+        "md5": _TEXT,
     },
     required=("url", "path", "expires_at"),
 )
@@ -140,18 +143,24 @@ async def _multipart_file(request: web.Request, fields: dict):
                     fields[part.name] = value or None
             else:
                 await part.release()
-    except (ValueError, AssertionError) as exc:  # malformed multipart framing
-        if getattr(exc, "status", None):
-            raise
-        raise ApiError(400, "bad_request", f"malformed multipart body: {exc}") from None
+    except (ValueError, AssertionError, HttpProcessingError) as exc:  # malformed framing
+        raise _malformed(exc) from None
 
 
 async def _part_chunks(part):
-    while True:
-        chunk = await part.read_chunk(UPLOAD_CHUNK_BYTES)
-        if not chunk:
-            return
-        yield chunk
+    try:
+        while True:
+            chunk = await part.read_chunk(UPLOAD_CHUNK_BYTES)
+            if not chunk:
+                return
+            yield chunk
+    except (ValueError, AssertionError, HttpProcessingError) as exc:
+        raise _malformed(exc) from None
+
+
+def _malformed(exc: Exception) -> ApiError:
+    message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    return ApiError(400, "bad_request", f"malformed multipart body: {message}")
 
 
 def _absolute(call: Call, signed: dict) -> dict:

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from cloud.api.operations import Call, OperationGroup, register
+from cloud.api.operations import Call, OperationGroup, Param, register
 from cloud.api.resource_routes import body_schema, declare_crud, list_query, row_schema
 from cloud.api.schemas import obj, page_of
 from cloud.services import inventory as service
@@ -13,18 +13,6 @@ ops = OperationGroup(
 
 FINISHED_GOOD = row_schema(service.INVENTORY)
 ADJUSTMENT = row_schema(service.ADJUSTMENTS)
-
-
-# Declared before /inventory/{id} so the literal path wins.
-@ops.get(
-    "/api/v1/inventory/low-stock",
-    role="viewer",
-    query=list_query(service.INVENTORY),
-    response=page_of(FINISHED_GOOD),
-)
-async def list_low_stock(call: Call):
-    """Active finished goods at or below their low-stock threshold (emptiest first by default)."""
-    return await call.db(service.low_stock, call.ctx, call.query)
 
 
 @ops.post(
@@ -79,6 +67,13 @@ declare_crud(
         "low_stock_threshold": 5,
     },
     update_example={"low_stock_threshold": 8},
+    extra_query=[
+        Param(
+            "low_stock",
+            {"type": "boolean"},
+            "only active goods at or below their low-stock threshold (default sort: emptiest first)",
+        )
+    ],
 )
 
 

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from cloud.api.operations import Call, OperationGroup, register
+from cloud.api.operations import USER, Call, OperationGroup, register
 from cloud.api.schemas import EMAIL, ID, ROLE, TIMESTAMP, obj, text
 from cloud.services import members as members_service
 
@@ -77,6 +77,91 @@ async def leave_tenant(call: Call):
     """Leave the tenant of this token (the last owner cannot)."""
     await call.db(members_service.remove_member, call.ctx, call.ctx.user_id)
     call.audit.entity_id = call.ctx.user_id
+
+
+INVITATION = obj(
+    {
+        "id": ID,
+        "email": {"type": "string"},
+        "role": ROLE,
+        "invited_by": {"type": ["string", "null"]},
+        "created_at": TIMESTAMP,
+        "expires_at": TIMESTAMP,
+        "token": {"type": "string", "description": "shown once, at creation"},
+    },
+    required=("id", "email", "role", "created_at", "expires_at"),
+)
+MEMBERSHIP = obj(
+    {
+        "tenant": obj({"id": ID, "name": {"type": "string"}, "slug": {"type": "string"}}),
+        "role": ROLE,
+    },
+    required=("tenant", "role"),
+)
+
+
+@ops.post(
+    "/api/v1/invitations",
+    role="admin",
+    resource="invitation",
+    status=201,
+    body=obj({"email": EMAIL, "role": ROLE}, required=("email", "role")),
+    response=INVITATION,
+    example={"email": "new.operator@example.com", "role": "operator"},
+    description="The response's `token` goes to the invitee (e.g. in a link); it is shown once. "
+    "They register with it, or accept it with an existing account.",
+)
+async def create_invitation(call: Call):
+    """Invite an email address into the tenant with a role."""
+    invitation = await call.db(
+        members_service.create_invitation, call.ctx, call.body["email"], call.body["role"]
+    )
+    call.audit.details = {"email": invitation["email"], "role": invitation["role"]}
+    return invitation
+
+
+@ops.get(
+    "/api/v1/invitations",
+    role="viewer",
+    resource="invitation",
+    response={"type": "array", "items": INVITATION},
+)
+async def list_invitations(call: Call):
+    """Pending invitations of the tenant."""
+    return await call.db(members_service.list_invitations, call.ctx)
+
+
+@ops.get("/api/v1/invitations/{id}", role="viewer", resource="invitation", response=INVITATION)
+async def get_invitation(call: Call):
+    """One invitation."""
+    return await call.db(members_service.get_invitation, call.ctx, call.params["id"])
+
+
+@ops.delete("/api/v1/invitations/{id}", role="admin", resource="invitation")
+async def revoke_invitation(call: Call):
+    """Withdraw an invitation."""
+    await call.db(members_service.revoke_invitation, call.ctx, call.params["id"])
+
+
+@ops.post(
+    "/api/v1/auth/accept-invitation",
+    role=USER,
+    resource="invitation",
+    body=obj({"token": {"type": "string", "minLength": 1, "maxLength": 200}}, required=("token",)),
+    response=MEMBERSHIP,
+    errors=(404,),
+    example={"token": "token-from-the-invitation"},
+    description="Joins the inviting tenant; get a token for it with /auth/refresh and `tenant_id`.",
+)
+async def accept_invitation(call: Call):
+    """Accept an invitation addressed to this account's email."""
+    tenant, role = await call.db(
+        members_service.accept_invitation, call.body["token"], call.user_id
+    )
+    call.audit.tenant_id = tenant["id"]
+    call.audit.entity_id = call.user_id
+    call.audit.details = {"role": role}
+    return {"tenant": tenant, "role": role}
 
 
 def setup(app: web.Application) -> None:

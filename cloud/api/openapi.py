@@ -14,12 +14,13 @@ API_VERSION = "1.0.0"
 _ERROR_TEXT = {
     400: "Malformed request (e.g. invalid JSON)",
     401: "Missing, invalid or expired access token",
-    403: "Role too low for this action",
+    403: "Role too low for this action (or, for signed URLs, a bad or expired signature)",
     404: "No such record in this tenant",
     405: "Method not allowed",
     409: "Conflicts with an existing record",
     413: "Request body too large",
     415: "Unsupported media type",
+    416: "Requested byte range not satisfiable",
     422: "A field is invalid (error.field names it)",
     429: "Rate limited (see Retry-After)",
     503: "Service unavailable",
@@ -109,7 +110,7 @@ def build_document(registry: OperationRegistry, server_url: str | None = None) -
     """The whole OpenAPI 3.1 document for the registered operations."""
     paths: dict = {}
     for op in registry.operations:
-        paths.setdefault(op.path, {})[op.method.lower()] = _operation_object(op)
+        paths.setdefault(op.doc_path, {})[op.method.lower()] = _operation_object(op)
     document = {
         "openapi": "3.1.0",
         "info": {

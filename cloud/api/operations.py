@@ -13,6 +13,7 @@ rate limits, request validation, audit entry and OpenAPI entry from that one dec
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ USER = "user"  # any valid access token; no tenant role needed (e.g. /auth/me)
 MUTATING_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 Handler = Callable[["Call"], Awaitable[Any]]
+_PLACEHOLDER = re.compile(r"\{(\w+)(?::[^{}]+)?\}")
+_PLACEHOLDER_WITH_REGEX = re.compile(r"\{(\w+):[^{}]+\}")
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,13 @@ class Operation:
 
     @property
     def path_params(self) -> list[str]:
-        """Names of the {placeholders} in the path, in order."""
-        return [part[1:-1] for part in self.path.split("/") if part.startswith("{")]
+        """Names of the {placeholders} in the path, in order ({key:regex} gives key)."""
+        return _PLACEHOLDER.findall(self.path)
+
+    @property
+    def doc_path(self) -> str:
+        """The path as OpenAPI and aiohttp's canonical form write it (regexes dropped)."""
+        return _PLACEHOLDER_WITH_REGEX.sub(r"{\1}", self.path)
 
 
 class OperationGroup:
@@ -219,6 +227,7 @@ class Call:
         self.body: Any = None
         self.user_id: str | None = None
         self.ctx: TenantContext | None = None
+        self.api_count: tuple[int, int] | None = None  # (count, window end) when counted early
         self.ip = client_ip(request)
         self.user_agent = request.headers.get("User-Agent", "")[:512]
         self.audit = AuditEntry(op.action, op.resource)
@@ -362,12 +371,31 @@ async def _authenticate(call: Call, op: Operation) -> None:
     if op.access == USER:
         call.ctx = TenantContext(claims.tenant_id, claims.user_id, None)
         return
-    role = await call.db(auth_service.membership_role, claims.user_id, claims.tenant_id)
+    limiter = call.app.get(RATE_LIMITER)
+    counter = limiter.counter_on_pool("api") if limiter is not None else None
+    if counter is not None:
+        # One trip to the pool for both per-request reads/writes: role, and the API counter.
+        role, call.api_count = await call.db(
+            _role_and_count,
+            claims.user_id,
+            claims.tenant_id,
+            counter,
+            limiter.key("api", claims.user_id),
+        )
+    else:
+        role = await call.db(auth_service.membership_role, claims.user_id, claims.tenant_id)
     if role is None:
         raise ApiError(401, "unauthorized", "no longer a member of this tenant; log in again")
     call.ctx = TenantContext(claims.tenant_id, claims.user_id, role)
     if ROLE_RANK.get(role, -1) < ROLE_RANK[op.access]:
         raise ApiError(403, "forbidden", f"this action needs the {op.access} role or higher")
+
+
+def _role_and_count(user_id: str, tenant_id: str, counter, key: str):
+    from cloud.services import auth as auth_service
+
+    incr_now, window_ms = counter
+    return auth_service.membership_role(user_id, tenant_id), incr_now(key, window_ms)
 
 
 async def _rate_limit(call: Call, op: Operation) -> None:
@@ -376,10 +404,21 @@ async def _rate_limit(call: Call, op: Operation) -> None:
         return
     if op.rate_limit == "auth":
         await limiter.hit("auth", call.ip)
-    if call.user_id is not None:
+    if call.api_count is not None:
+        limiter.check("api", *call.api_count)  # counted with the membership check
+    elif call.user_id is not None:
         await limiter.hit("api", call.user_id)
     if op.rate_limit == "upload" and call.ctx is not None:
         await limiter.hit("upload", call.ctx.tenant_id)
+
+
+_TRANSIENT_MARKERS = ("locked", "busy", "connection", "server closed", "terminating", "timeout")
+
+
+def _transient(exc: Exception) -> bool:
+    """A database error that retrying can cure (lock contention, a dropped connection)."""
+    text = str(exc).lower()
+    return isinstance(exc, peewee.InterfaceError) or any(m in text for m in _TRANSIENT_MARKERS)
 
 
 def _encodable(text: str) -> bool:
@@ -411,6 +450,16 @@ def _make_route_handler(op: Operation):
         except peewee.DataError:
             raise ApiError(
                 422, "validation_error", "a value is out of range for its field"
+            ) from None
+        except (peewee.OperationalError, peewee.InterfaceError) as exc:
+            if not _transient(exc):
+                raise  # a bug (bad SQL): logged as a 500
+            log.warning("database unavailable in %s: %s", op.operation_id, exc)
+            raise ApiError(
+                503,
+                "unavailable",
+                "database busy or unreachable; retry",
+                headers={"Retry-After": "1"},
             ) from None
         if op.audit and not call.audit.skip:
             await _write_audit(call, result)

@@ -13,7 +13,8 @@ from cloud.api.schemas import (
     page_of,
     text,
 )
-from cloud.keys import SECRETBOX
+from cloud.db.executor import run_db
+from cloud.keys import METRICS, SECRETBOX
 from cloud.services import commands as commands_service
 from cloud.services import printers as printers_service
 
@@ -188,6 +189,12 @@ def _audit_fields(body: dict) -> dict:
     return {k: ("***" if k in printers_service.SECRET_FIELDS and v else v) for k, v in body.items()}
 
 
+async def _refresh_online_ratio(app: web.Application) -> None:
+    ratio = await run_db(app, printers_service.online_ratio)
+    app[METRICS].printers_online_ratio.set(ratio if ratio is not None else 0)
+
+
 def setup(app: web.Application) -> None:
-    """Add the printer routes."""
+    """Add the printer routes and the printers-online gauge."""
     register(app, ops)
+    app[METRICS].scrape_hooks.append(_refresh_online_ratio)

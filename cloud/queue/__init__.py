@@ -5,6 +5,6 @@ from cloud.queue.store import (
     Message,
     QueueStore,
 )
-from cloud.queue.worker import QueueWorker
+from cloud.queue.worker import PermanentFailure, QueueWorker, RetryLater
 
-__all__ = ["QUEUES", "Message", "QueueStore", "QueueWorker"]
+__all__ = ["QUEUES", "Message", "PermanentFailure", "QueueStore", "QueueWorker", "RetryLater"]

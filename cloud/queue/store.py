@@ -136,8 +136,17 @@ class QueueStore:
             )
         return cursor.rowcount == 1
 
-    def fail(self, message_id: int, owner: str, error: str) -> str | None:
-        """Record a failure: back to 'ready' after a backoff, or 'dead' after max_attempts.
+    def fail(
+        self,
+        message_id: int,
+        owner: str,
+        error: str,
+        *,
+        permanent: bool = False,
+        delay_ms: int | None = None,
+    ) -> str | None:
+        """Record a failure: back to 'ready' after a backoff (at least `delay_ms` when the remote
+        said when to come back), or 'dead' after max_attempts or at once when `permanent`.
         Returns the new status, or None when the lease was lost."""
         now = now_ms()
         with self.database.atomic():
@@ -149,11 +158,12 @@ class QueueStore:
             if row is None:
                 return None
             attempts, max_attempts = row
-            status = DEAD if attempts >= max_attempts else READY
+            status = DEAD if permanent or attempts >= max_attempts else READY
+            wait = max(backoff_ms(attempts), delay_ms or 0)
             self._execute(
                 "UPDATE queue_messages SET status = %s, available_at = %s, leased_until = NULL, "
                 "lease_owner = NULL, last_error = %s, updated_at = %s WHERE id = %s",
-                (status, now + backoff_ms(attempts), error[:2000], now, message_id),
+                (status, now + wait, error[:2000], now, message_id),
             )
         return status
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import uuid
@@ -13,6 +14,20 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Message], Awaitable[None]]
 RunDb = Callable[..., Awaitable]
+
+
+class PermanentFailure(Exception):
+    """Raised by a handler when retrying cannot help (a remote rejected the request, the input
+    is unusable): the message becomes a dead letter at once, with this reason."""
+
+
+class RetryLater(Exception):
+    """Raised by a handler when a remote said when to come back (HTTP 429 Retry-After): the
+    message is retried no earlier than `delay_ms` from now (or its backoff, if longer)."""
+
+    def __init__(self, message: str, delay_ms: int):
+        super().__init__(message)
+        self.delay_ms = delay_ms
 
 
 async def _run_in_default_pool(fn, *args):
@@ -100,7 +115,14 @@ class QueueWorker:
             except Exception as exc:
                 self.failed += 1
                 status = await self.run_db(
-                    self.store.fail, message.id, self.owner, f"{type(exc).__name__}: {exc}"
+                    functools.partial(
+                        self.store.fail,
+                        permanent=isinstance(exc, PermanentFailure),
+                        delay_ms=exc.delay_ms if isinstance(exc, RetryLater) else None,
+                    ),
+                    message.id,
+                    self.owner,
+                    f"{type(exc).__name__}: {exc}",
                 )
                 level = logging.ERROR if status == "dead" else logging.WARNING
                 log.log(

@@ -15,7 +15,7 @@ ASSEMBLY = crud.Resource(
         "finished_good_id": reference(FinishedGood, required=True, create_only=True),
         "product_name": text(200),
         "sku": text(100),
-        "quantity": integer(1, 1_000_000),
+        "quantity": integer(1, 1_000_000, nullable=False),
         "status": choice(*STATUSES),
         "notes": text(5000),
         "assigned_to": text(64),

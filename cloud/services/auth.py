@@ -53,11 +53,26 @@ def memberships(user_id: str) -> list[dict]:
         ]
 
 
-def _slug_for(name: str) -> str:
+def _slug_for(name: str, force_suffix: bool = False) -> str:
     base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "farm"
-    if not Tenant.select().where(Tenant.slug == base).exists():
+    if not force_suffix and not Tenant.select().where(Tenant.slug == base).exists():
         return base
     return f"{base}-{secrets.token_hex(3)}"
+
+
+def _create_account(email: str, password_hash: str, name: str | None, now: int) -> User:
+    """Insert the user and its credential (inside the caller's write transaction)."""
+    if User.select().where(User.email == email).exists():
+        raise conflict("email", "an account with this email already exists")
+    user = User.create(id=new_id(), email=email, name=name, created_at=now, updated_at=now)
+    UserCredential.create(
+        user_id=user.id,
+        password_hash=password_hash,
+        password_changed_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    return user
 
 
 def register(
@@ -67,30 +82,46 @@ def register(
     email = normalise_email(email)
     password_hash = hasher.hash(password)  # slow: before taking the write lock
     now = now_ms()
+    for attempt in range(3):
+        try:
+            with write_transaction(database_proxy.obj), system_access():
+                user = _create_account(email, password_hash, name, now)
+                tenant = Tenant.create(
+                    id=new_id(),
+                    name=tenant_name,
+                    slug=_slug_for(tenant_name, force_suffix=attempt > 0),
+                    created_at=now,
+                    updated_at=now,
+                )
+                TenantMember.create(
+                    tenant_id=tenant.id, user_id=user.id, role="owner", created_at=now
+                )
+            return user_dict(user), tenant_dict(tenant)
+        except peewee.IntegrityError:
+            # Racing registrations: the unique indexes decide. Same email: refused. Same tenant
+            # slug: try again with a suffixed slug.
+            if User.select().where(User.email == email).exists():
+                raise conflict("email", "an account with this email already exists") from None
+    raise conflict("tenant_name", "no free tenant slug for this name; try another name")
+
+
+def register_invited(
+    hasher: PasswordHasher, email: str, password: str, name: str | None, invitation_token: str
+) -> tuple[dict, dict, str]:
+    """Create the account and join the inviting tenant in one transaction: (user, tenant, role).
+    A bad token or another email leaves no account behind."""
+    from cloud.services.members import accept_invitation  # members builds on this module
+
+    email = normalise_email(email)
+    password_hash = hasher.hash(password)
+    now = now_ms()
     try:
         with write_transaction(database_proxy.obj), system_access():
-            if User.select().where(User.email == email).exists():
-                raise conflict("email", "an account with this email already exists")
-            user = User.create(id=new_id(), email=email, name=name, created_at=now, updated_at=now)
-            UserCredential.create(
-                user_id=user.id,
-                password_hash=password_hash,
-                password_changed_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-            tenant = Tenant.create(
-                id=new_id(),
-                name=tenant_name,
-                slug=_slug_for(tenant_name),
-                created_at=now,
-                updated_at=now,
-            )
-            TenantMember.create(tenant_id=tenant.id, user_id=user.id, role="owner", created_at=now)
+            user = _create_account(email, password_hash, name, now)
+            tenant, role = accept_invitation(invitation_token, user.id)
     except peewee.IntegrityError:
-        # Two registrations of the same email racing: the unique index decides.
         raise conflict("email", "an account with this email already exists") from None
-    return user_dict(user), tenant_dict(tenant)
+    return user_dict(user), tenant, role
 
 
 def user_dict(user: User) -> dict:

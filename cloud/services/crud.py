@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 import peewee
 
-from cloud.db import database_proxy, dialect
+from cloud.db import database_proxy, executor
 from cloud.errors import conflict, not_found, validation_error
 from cloud.models import RecordNotFound
+from cloud.services import listing
 from cloud.services.fields import MAX_INT, Field
 
 DEFAULT_LIMIT = 50
@@ -47,11 +48,8 @@ class Resource:
 
 
 def write_transaction():
-    """A transaction for read-then-write work; on SQLite it takes the write lock up front."""
-    database = database_proxy.obj
-    if dialect(database) == "sqlite":
-        return database.atomic("IMMEDIATE")
-    return database.atomic()
+    """A transaction for read-then-write work (BEGIN IMMEDIATE on SQLite; see cloud.db.executor)."""
+    return executor.write_transaction(database_proxy.obj)
 
 
 def to_api(resource: Resource, row) -> dict:
@@ -159,42 +157,32 @@ def list_rows(ctx, resource: Resource, params: Mapping[str, str], query=None) ->
     if params.get("q"):
         query = query.where(search_clause(model, resource.search, params["q"]))
     sort = params.get("sort", resource.default_sort)
-    descending = sort.startswith("-")
-    sort_column = sort.lstrip("-")
-    if sort_column not in resource.sortable:
+    if sort.lstrip("-") not in resource.sortable:
         raise validation_error(
             "sort", f"'sort' must be one of: {', '.join(resource.sortable)} (prefix - for desc)"
         )
-    column = getattr(model, sort_column)
-    # The id breaks ties, so pages never repeat or skip rows that share a sort value.
-    ordering = [column.desc(), model.id.desc()] if descending else [column.asc(), model.id.asc()]
-    total = query.count()
-    rows = query.order_by(*ordering).limit(limit).offset(offset)
-    return {
-        "items": [to_api(resource, row) for row in rows],
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-    }
+    # listing.page: ties break on the id and NULLs sort last on both dialects, so pages never
+    # repeat or skip rows and SQLite and PostgreSQL agree.
+    sort_fields = {name: getattr(model, name) for name in resource.sortable}
+    return listing.page(
+        query,
+        model,
+        sort=sort,
+        sort_fields=sort_fields,
+        limit=limit,
+        offset=offset,
+        render=lambda row: to_api(resource, row),
+    )
 
 
 def search_clause(model, columns: tuple[str, ...], text: str):
     """Case-insensitive substring match over `columns` (LIKE wildcards in `text` are literal)."""
     if len(text) > MAX_SEARCH_LENGTH:
         raise validation_error("q", f"'q' is longer than {MAX_SEARCH_LENGTH} characters")
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
     clause = None
     for name in columns:
-        like = peewee.NodeList(
-            (
-                peewee.fn.LOWER(getattr(model, name)),
-                peewee.SQL("LIKE"),
-                pattern,
-                peewee.SQL("ESCAPE '\\'"),
-            )
-        )
-        clause = like if clause is None else (clause | like)
+        match = listing.contains(getattr(model, name), text)
+        clause = match if clause is None else (clause | match)
     return clause
 
 

@@ -77,12 +77,14 @@ def file_fits_printer(print_file: PrintFile, job: PrintJob, printer: Printer) ->
         and (print_file.curr_bed_type.lower() != printer.current_build_plate.lower())
     ):
         return f"file needs {print_file.curr_bed_type}, printer has {printer.current_build_plate}"
-    if job.filament_type not in ANY and (
-        (printer.current_filament_type or "").lower() != job.filament_type.lower()
-    ):
-        return f"job needs {job.filament_type}, printer has {printer.current_filament_type or 'none'} loaded"
-    if job.color not in ANY and not _same_colour(job.color, printer):
-        return f"job needs {job.color}, printer has {printer.current_color or 'none'} loaded"
+    # Loaded material and colour count only when known: a farm that does not track them yet
+    # still dispatches; once a printer's filament is recorded, a mismatch never prints.
+    loaded = (printer.current_filament_type or "").strip()
+    if job.filament_type not in ANY and loaded and loaded.lower() != job.filament_type.lower():
+        return f"job needs {job.filament_type}, printer has {loaded} loaded"
+    known_colour = (printer.current_color or printer.current_color_hex or "").strip()
+    if job.color not in ANY and known_colour and not _same_colour(job.color, printer):
+        return f"job needs {job.color}, printer has {known_colour} loaded"
     return None
 
 

@@ -48,12 +48,14 @@ def number(minimum=0.0, maximum=1e12, **kw) -> Field:
 
 
 def flag(**kw) -> Field:
-    """A JSON boolean."""
+    """A JSON boolean (never null: the column has a default meaning)."""
+    kw.setdefault("nullable", False)
     return Field("bool", **kw)
 
 
 def choice(*choices: str, **kw) -> Field:
-    """One of the given strings (the spec's statuses and types)."""
+    """One of the given strings (the spec's statuses and types; never null)."""
+    kw.setdefault("nullable", False)
     return Field("enum", choices=choices, **kw)
 
 

@@ -24,6 +24,8 @@ log = logging.getLogger("cloud.files")
 
 DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # large multi-plate projects reach ~200 MiB
 DOWNLOAD_TTL_MS = 15 * 60 * 1000
+# A print command may wait in a hub's queue or be redelivered after a reconnect: longer links.
+PRINT_URL_TTL_MS = 6 * 3600 * 1000
 FILE_SUFFIX = ".3mf"
 
 RunDb = Callable[..., Awaitable]
@@ -141,8 +143,7 @@ async def upload_print_file(
             file_id,
             key,
             thumb_key,
-            spool.size,
-            spool.sha256,
+            spool,
             meta,
             values,
             uploaded_by,
@@ -159,7 +160,7 @@ async def upload_print_file(
         await asyncio.shield(spool.discard())
 
 
-def _record_upload(ctx, file_id, key, thumb_key, size, sha256, meta, values, uploaded_by):
+def _record_upload(ctx, file_id, key, thumb_key, spool, meta, values, uploaded_by):
     now = now_ms()
     try:
         with crud.write_transaction():
@@ -170,7 +171,7 @@ def _record_upload(ctx, file_id, key, thumb_key, size, sha256, meta, values, upl
                 product_id=values.get("product_id"),
                 number_of_units=values.get("number_of_units") or 1,
                 file_key=key,
-                file_size_bytes=size,
+                file_size_bytes=spool.size,
                 print_time_seconds=meta.print_time_seconds,
                 filament_weight_grams=meta.filament_weight_grams,
                 filament_length_meters=meta.filament_length_meters,
@@ -187,7 +188,8 @@ def _record_upload(ctx, file_id, key, thumb_key, size, sha256, meta, values, upl
             PrintFileDetail.create_scoped(
                 ctx,
                 print_file_id=file_id,
-                sha256=sha256,
+                sha256=spool.sha256,
+                md5=spool.md5,
                 plate_count=meta.plate_count,
                 thumbnail_key=thumb_key,
                 printer_model=meta.printer_model,
@@ -228,6 +230,7 @@ def _with_details(ctx, rows: list[dict], plates: bool) -> list[dict]:
     for row in rows:
         detail = details.get(row["id"])
         row["sha256"] = detail.sha256 if detail else None
+        row["md5"] = detail.md5 if detail else None
         row["plate_count"] = detail.plate_count if detail else None
         row["printer_model"] = detail.printer_model if detail else None
         row["slicer_version"] = detail.slicer_version if detail else None
@@ -302,7 +305,39 @@ def download_url(ctx, signer: UrlSigner, file_id, ttl_ms: int = DOWNLOAD_TTL_MS)
         "expires_at": signed.expires_at,
         "size": row.file_size_bytes,
         "sha256": detail.sha256 if detail else None,
+        "md5": detail.md5 if detail else None,
     }
+
+
+def print_source(
+    ctx,
+    signer: UrlSigner,
+    file_id,
+    *,
+    public_url: str,
+    plate_index: int = 1,
+    ttl_ms: int = PRINT_URL_TTL_MS,
+) -> dict:
+    """The file fields of a hub `print_command` (docs/protocol.md): a signed absolute
+    `file_url`, `file_name`, `file_size`, `file_md5` and the `plate` to print."""
+    row = crud.get_row(ctx, FILES, file_id)
+    plate = (
+        PrintFilePlate.scoped(ctx)
+        .where(PrintFilePlate.print_file_id == row.id, PrintFilePlate.plate_index == plate_index)
+        .first()
+    )
+    if plate is None:
+        raise validation_error("plate", f"the file has no sliced plate {plate_index}")
+    link = download_url(ctx, signer, row.id, ttl_ms=ttl_ms)
+    source = {
+        "file_url": public_url.rstrip("/") + link["url"],
+        "file_name": row.name,
+        "file_size": row.file_size_bytes,
+        "plate": plate_index,
+    }
+    if link["md5"]:
+        source["file_md5"] = link["md5"]
+    return source
 
 
 def thumbnail_url(ctx, signer: UrlSigner, file_id, ttl_ms: int = DOWNLOAD_TTL_MS) -> dict | None:

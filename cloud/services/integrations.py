@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from cloud.errors import ApiError, conflict, not_found, validation_error
 from cloud.models import Order, TenantContext, new_id, now_ms, system_access
 from cloud.models.integrations import Integration
+from cloud.queue.store import QueueStore
 from cloud.services import crud, orders, skus
 from cloud.services.fields import clean, flag, text
 
@@ -164,14 +165,55 @@ def handle_shopify_order(ctx, topic: str, payload) -> dict:
     ).execute()
     if topic not in ORDER_TOPICS:
         return {"status": "ignored", "topic": topic}
-    values, items, external_id = shopify_order(payload)
-    order, created = orders.import_order(
-        ctx, "shopify", external_id, values, _with_skus(ctx, items)
-    )
+    with crud.write_transaction():  # the order and its shopify-sync message commit together
+        return _import_webhook_order(ctx, topic, payload)
+
+
+def _import_webhook_order(ctx, topic: str, payload) -> dict:
+    order, created = import_shopify_payload(ctx, payload)
     if topic == "orders/cancelled" and order["status"] in ("pending", "processing"):
         Order.update_scoped(ctx, status="cancelled").where(Order.id == order["id"]).execute()
         order["status"] = "cancelled"
+    # shopify-sync announces the order (dashboards, order_received rules) once, and pulls
+    # whatever else the shop has that no webhook delivered. One message per order: Shopify's
+    # redeliveries and later topics of the same order meet on the dedupe key.
+    QueueStore().enqueue(
+        "shopify-sync",
+        {"kind": "import_orders", "tenant_id": ctx.tenant_id, "order_id": order["id"]},
+        tenant_id=ctx.tenant_id,
+        dedupe_key=f"shopify-webhook:{order['id']}",
+    )
     return {"status": "created" if created else "exists", "order_id": order["id"]}
+
+
+def import_shopify_payload(ctx, payload) -> tuple[dict, bool]:
+    """Import one Shopify order JSON once per Shopify id (webhooks and API pulls share this).
+
+    An order already cancelled or fulfilled in the shop is recorded with that status.
+    """
+    values, items, external_id = shopify_order(payload)
+    if payload.get("cancelled_at"):
+        values["status"] = "cancelled"
+    elif payload.get("fulfillment_status") == "fulfilled":
+        values["status"] = "fulfilled"
+    return orders.import_order(ctx, "shopify", external_id, values, _with_skus(ctx, items))
+
+
+def shopify_credentials(box, tenant_id: str) -> dict | None:
+    """{integration_id, shop_domain, access_token} of the tenant's active Shopify integration,
+    None when there is none or it has no access token (system code: queue consumers)."""
+    with system_access():
+        row = Integration.get_or_none(
+            Integration.tenant_id == tenant_id,
+            Integration.provider == "shopify",
+            Integration.is_active == True,  # noqa: E712 - peewee expression
+        )
+    if row is None:
+        return None
+    token = _open(box, row).get("access_token")
+    if not token:
+        return None
+    return {"integration_id": row.id, "shop_domain": row.shop_domain, "access_token": token}
 
 
 def shopify_order(payload) -> tuple[dict, list[dict], str]:

@@ -32,8 +32,8 @@ INVENTORY = crud.Resource(
         "color": text(100),
         "material": text(50),
         "current_stock": integer(0, MAX_STOCK, create_only=True),  # later changes: adjustments
-        "low_stock_threshold": integer(0, MAX_STOCK),
-        "quantity_per_sku": integer(1, 10_000),
+        "low_stock_threshold": integer(0, MAX_STOCK, nullable=False),
+        "quantity_per_sku": integer(1, 10_000, nullable=False),
         "unit_price": integer(0),
         "extra_cost": integer(0),
         "profit_margin": integer(-1_000_000, 1_000_000),
@@ -74,7 +74,14 @@ ADJUSTMENT_FIELDS = {
 
 
 def list_finished_goods(ctx, params) -> dict:
-    """One page of finished goods (filters: product_sku_id, is_active, status; q: sku/colour)."""
+    """One page of finished goods (filters: product_sku_id, is_active, status, low_stock;
+    q: sku/colour). `low_stock` true lists what needs printing, emptiest first."""
+    params = dict(params)
+    low = params.pop("low_stock", None)
+    if low in (True, "true"):
+        return low_stock(ctx, params)
+    if low not in (None, False, "false"):
+        raise validation_error("low_stock", "'low_stock' must be true or false")
     return crud.list_rows(ctx, INVENTORY, params)
 
 
@@ -162,7 +169,8 @@ def low_stock(ctx, params) -> dict:
         FinishedGood.is_active == True,  # noqa: E712 - peewee expression
     )
     params = dict(params)
-    params.setdefault("sort", "current_stock")
+    if params.get("sort") in (None, INVENTORY.default_sort):  # the route's default: emptiest first
+        params["sort"] = "current_stock"
     return crud.list_rows(ctx, INVENTORY, params, query=query)
 
 

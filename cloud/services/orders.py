@@ -5,6 +5,7 @@ import peewee
 from cloud.errors import ApiError, conflict, not_found, validation_error
 from cloud.models import Order, OrderItem, Product, ProductSku, now_ms
 from cloud.models.integrations import OrderExternalRef
+from cloud.queue.store import QueueStore
 from cloud.services import crud
 from cloud.services.fields import (
     choice,
@@ -62,7 +63,7 @@ ITEMS = crud.Resource(
         "sku": text(100),
         "product_name": text(200),
         "quantity": integer(1, 1_000_000, required=True),
-        "quantity_fulfilled": integer(0, 1_000_000),
+        "quantity_fulfilled": integer(0, 1_000_000, nullable=False),
         "unit_price": integer(0),
     },
     hidden=(),
@@ -146,7 +147,20 @@ def update_order(ctx, order_id, data) -> dict:
         if new_status and new_status != current and new_status not in TRANSITIONS[current]:
             raise conflict("status", f"an order cannot go from {order.status} to {new_status}")
         order = crud.update_row(ctx, ORDERS, order.id, values)
+        if new_status == "fulfilled" and current != "fulfilled":
+            _enqueue_shop_fulfillment(order)
     return _order_out(ctx, order)
+
+
+def _enqueue_shop_fulfillment(order) -> None:
+    """Tell the shop an order it sent us is fulfilled (shopify-sync), in this transaction."""
+    if order.source == "shopify" and order.external_id:
+        QueueStore().enqueue(
+            "shopify-sync",
+            {"kind": "fulfill_order", "order_id": order.id},
+            tenant_id=order.tenant_id,
+            dedupe_key=f"shopify-fulfill:{order.id}",
+        )
 
 
 def delete_order(ctx, order_id) -> None:
@@ -174,7 +188,7 @@ def update_item(ctx, order_id, item_id, data) -> dict:
         order = _open_order(ctx, order_id)
         item = _item_of(order, item_id)
         merged_quantity = values.get("quantity", item.quantity)
-        if values.get("quantity_fulfilled", item.quantity_fulfilled or 0) > merged_quantity:
+        if (values.get("quantity_fulfilled", item.quantity_fulfilled) or 0) > merged_quantity:
             raise validation_error("quantity_fulfilled", "cannot exceed the item's quantity")
         if values:
             OrderItem.update(**values).where(OrderItem.id == item.id).execute()

@@ -119,3 +119,29 @@ def _collection_task(job: PrintJob, title: str, now: int, priority: str = "mediu
         created_at=now,
         updated_at=now,
     )
+
+
+def automation_event(job_id: str, kind: str) -> tuple[str, dict] | None:
+    """(trigger, event) for automation rules after a finished or failed job, else None."""
+    trigger = {"job_completed": "print_complete", "job_failed": "print_failed"}.get(kind)
+    if trigger is None:
+        return None
+    with system_access():
+        job = PrintJob.get_or_none(PrintJob.id == job_id)
+    if job is None:
+        return None
+    return trigger, {
+        "event_key": f"{kind}:{job.id}",
+        "trigger": trigger,
+        "job_id": job.id,
+        "printer_id": job.printer_id,
+        "printer_name": job.printer_name,
+        "sku_id": job.product_sku_id,
+        "sku": job.sku_name,
+        "product_name": job.product_name,
+        "file_name": job.file_name,
+        "status": job.status,
+        "failure_reason": job.failure_reason,
+        "actual_time_minutes": job.actual_print_time_minutes,
+        "units": (job.number_of_units or 1) * (job.quantity_per_print or 1),
+    }

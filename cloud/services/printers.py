@@ -144,3 +144,19 @@ def delete_printer(ctx: TenantContext, printer_id: str) -> None:
     """Delete a printer of the tenant, else 404."""
     if not Printer.delete_scoped(ctx).where(Printer.id == printer_id).execute():
         raise not_found("printer", printer_id)
+
+
+def online_ratio() -> float | None:
+    """Connected / active printers across every tenant (a system metric), None without printers."""
+    from cloud.models import system_access
+
+    with system_access():
+        rows = (
+            Printer.select(Printer.is_connected, peewee.fn.COUNT(Printer.id))
+            .where(Printer.is_active == True)  # noqa: E712 (SQL comparison)
+            .group_by(Printer.is_connected)
+            .tuples()
+        )
+        counts = {bool(connected): count for connected, count in rows}
+    total = sum(counts.values())
+    return counts.get(True, 0) / total if total else None

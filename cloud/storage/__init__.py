@@ -7,6 +7,7 @@ from urllib.parse import unquote, urlparse
 from cloud.storage.base import (
     InvalidKey,
     ObjectNotFound,
+    ObjectReader,
     ObjectTooLarge,
     Spool,
     Storage,
@@ -50,6 +51,7 @@ __all__ = [
     "InvalidKey",
     "LocalFolderStorage",
     "ObjectNotFound",
+    "ObjectReader",
     "ObjectTooLarge",
     "SignatureInvalid",
     "SignedUrl",

@@ -38,11 +38,14 @@ class InvalidKey(StorageError, ValueError):
 
 @dataclass(frozen=True)
 class StoredObject:
-    """What a completed put wrote: its key, byte count and SHA-256 (lower-case hex)."""
+    """What a completed put wrote: its key, byte count, SHA-256 and MD5 (lower-case hex).
+
+    MD5 is not for security: it is what hubs and printers compare a transferred file with."""
 
     key: str
     size: int
     sha256: str
+    md5: str = ""
 
 
 def check_key(key: str) -> str:
@@ -80,6 +83,7 @@ class Spool(abc.ABC):
 
     size: int
     sha256: str
+    md5: str
 
     @property
     @abc.abstractmethod
@@ -89,6 +93,29 @@ class Spool(abc.ABC):
     @abc.abstractmethod
     async def discard(self) -> None:
         """Remove the spooled bytes (idempotent)."""
+
+
+class ObjectReader(abc.ABC):
+    """One opened version of an object: `size` and the bytes read always belong together, even
+    if the key is replaced meanwhile (a camera snapshot every few seconds)."""
+
+    size: int
+
+    @abc.abstractmethod
+    def chunks(
+        self, start: int = 0, end: int | None = None, chunk_size: int = 256 * 1024
+    ) -> AsyncIterator[bytes]:
+        """Stream bytes [start, end) of this version (end None = to the end)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release the handle."""
+
+    async def __aenter__(self) -> "ObjectReader":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
 
 
 class Storage(abc.ABC):
@@ -120,10 +147,16 @@ class Storage(abc.ABC):
         return await self.put(key, one_chunk(), max_bytes=len(data))
 
     @abc.abstractmethod
-    def open(
+    async def reader(self, key: str) -> ObjectReader:
+        """Open the object's current version for reading; ObjectNotFound if absent."""
+
+    async def open(
         self, key: str, start: int = 0, end: int | None = None, chunk_size: int = 256 * 1024
     ) -> AsyncIterator[bytes]:
         """Stream bytes [start, end) of the object (end None = to the end); ObjectNotFound."""
+        async with await self.reader(key) as opened:
+            async for chunk in opened.chunks(start, end, chunk_size):
+                yield chunk
 
     async def read_bytes(self, key: str) -> bytes:
         """The whole object in memory: only for small objects (thumbnails, snapshots)."""

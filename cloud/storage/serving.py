@@ -70,9 +70,15 @@ async def serve_object(
 ) -> web.StreamResponse:
     """Answer GET/HEAD for one object: 200 whole, 206 partial, 416 unsatisfiable, 404 absent."""
     try:
-        size = await storage.size(key)
+        opened = await storage.reader(key)
     except (ObjectNotFound, InvalidKey):
         return _error(404, "not_found", "no such object")
+    async with opened:
+        return await _serve_opened(request, opened, key, download_name)
+
+
+async def _serve_opened(request, opened, key, download_name) -> web.StreamResponse:
+    size = opened.size
     headers = {"Accept-Ranges": "bytes", "Content-Type": content_type_of(key)}
     if download_name:
         safe = re.sub(r"[^A-Za-z0-9._ -]", "_", download_name)
@@ -94,7 +100,7 @@ async def serve_object(
     response.content_length = end - start
     await response.prepare(request)
     if request.method != "HEAD":
-        async for chunk in storage.open(key, start, end):
+        async for chunk in opened.chunks(start, end):
             await response.write(chunk)
     await response.write_eof()
     return response
@@ -120,21 +126,21 @@ def signed_download_handler(storage: Storage, signer: UrlSigner):
 
 
 def add_signed_download_route(app: web.Application, storage: Storage, signer: UrlSigner) -> None:
-    """Mount GET and HEAD `/storage/{key}`: the one download path for browsers and hubs."""
+    """Mount GET and HEAD `/storage/{key}` on a bare app (the cloud declares it in cloud.api.downloads)."""
     app.router.add_get(
         SIGNED_PATH_PREFIX + "{key:.+}", signed_download_handler(storage, signer), allow_head=True
     )
 
 
 def setup(app: web.Application) -> None:
-    """Open the configured storage and URL signer once, mount the signed download route, and
-    close the storage at shutdown. Idempotent: every module that needs storage calls it."""
+    """Open the configured storage and URL signer once and close the storage at shutdown.
+    Idempotent: every module that needs storage calls it. The download route is declared in
+    cloud.api.downloads."""
     if STORAGE in app:
         return
     config = app[CONFIG]
     app[STORAGE] = open_storage(config.storage_url)
     app[URL_SIGNER] = UrlSigner(config.secret("url_signing_key"))
-    add_signed_download_route(app, app[STORAGE], app[URL_SIGNER])
 
     async def close(app: web.Application) -> None:
         await app[STORAGE].close()

@@ -132,6 +132,22 @@ def _source_ip(addr):
         return None
 
 
+MAX_DURATION_S = const(60)  # longest listen a command may ask for
+
+
+async def handle(msg, link, port=SSDP_PORT):
+    """The application's entry for discover_printers: listen, send printer_discovered, ack."""
+    duration = msg.get("duration_s", 10)
+    if not isinstance(duration, int) or not 0 < duration <= MAX_DURATION_S:
+        return {
+            "success": False,
+            "error": {"code": "bad_command", "message": "duration_s must be 1..60"},
+        }
+    reply = await discovered_message(msg.get("command_id", ""), duration, port)
+    await link.send_now(reply)
+    return {"success": True, "result": {"printers": len(reply["printers"])}}
+
+
 async def discovered_message(command_id, duration_s=10, port=SSDP_PORT):
     """The printer_discovered message answering a discover_printers command."""
     printers = await discover(duration_s, port)

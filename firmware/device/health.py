@@ -25,12 +25,13 @@ POLL_MS = const(500)
 APP_DESC_OFFSET = const(32)  # image header (24) + first segment header (8)
 NAMESPACE = "device"
 
+# The strings hub.cloud_link reports in hub_hello.reset_reason.
 REASONS = {
     machine.PWRON_RESET: "power_on",
-    machine.HARD_RESET: "hard_reset",
+    machine.HARD_RESET: "hard",
     machine.WDT_RESET: "watchdog",
-    machine.DEEPSLEEP_RESET: "deep_sleep",
-    machine.SOFT_RESET: "soft_reset",
+    machine.DEEPSLEEP_RESET: "deepsleep",
+    machine.SOFT_RESET: "soft",
 }
 _boot = {}
 
@@ -91,6 +92,14 @@ def is_trial():
     """True if this boot runs an update that still has to prove itself."""
     begin()
     return _boot["ota"] == "trial" or loader.state()["trial"]
+
+
+async def run_ok_watch(run_ok_ms=RUN_OK_MS):
+    """Started by the loader: a boot that is not a trial and runs run_ok_ms did not crash at start."""
+    if is_trial():
+        return  # only the application's HealthCheck (cloud link) may confirm an update
+    await asyncio.sleep_ms(run_ok_ms)
+    loader.mark_good()
 
 
 class HealthCheck:

@@ -18,6 +18,7 @@ from device import nvstate
 from device.release import UpdateRefused, check_offer
 
 BLOCK = const(4096)  # flash sector; the one download buffer (RAM cost: 4 KiB)
+REBOOT_DELAY_MS = const(2000)  # time for the ack to leave before the reset
 NAMESPACE = "ota"
 
 
@@ -113,6 +114,43 @@ async def apply_offer(offer, fetch, public_key=None):
     nvstate.set_str(NAMESPACE, "pending", label)
     nvstate.set_str(NAMESPACE, "pending_version", offer["version"])
     return {"version": offer["version"], "slot": label}
+
+
+async def handle(msg, link):
+    """The application's entry for ota_update (kind firmware or app): apply, then reboot.
+
+    Returns the command_ack fields; on success the hub resets REBOOT_DELAY_MS later, after
+    the cloud link has sent the ack (a redelivered command is answered from the hub's
+    command log after the reboot).
+    """
+    from device import fetch, update_command
+
+    sent = []
+
+    async def keep(ack):
+        sent.append(ack)
+
+    get = fetch.make_fetch(getattr(link, "tls_for", None))
+    reboot = await update_command.handle(msg, get, keep)
+    ack = sent[0]
+    if reboot:
+        import asyncio
+
+        asyncio.create_task(_reboot_later())
+    fields = {"success": ack["success"]}
+    for key in ("error", "result"):
+        if key in ack:
+            fields[key] = ack[key]
+    return fields
+
+
+async def _reboot_later():
+    import asyncio
+
+    import machine
+
+    await asyncio.sleep_ms(REBOOT_DELAY_MS)
+    machine.reset()
 
 
 def pending_update():

@@ -40,6 +40,10 @@ async def run(link=None, fetch=None, wifi=None, portal=None, public_key=None):
     wifi: a device.wifi.WifiManager; portal: a started-on-demand device.portal.Portal.
     """
     print("safemode: WiFi, portal, cloud link and updates only")
+    from device import platform
+
+    if wifi is None and platform.on_chip():
+        wifi = platform.make_wifi()
     tasks = []
     if wifi is not None:
         tasks.append(asyncio.create_task(wifi.run()))

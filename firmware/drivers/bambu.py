@@ -5,6 +5,8 @@ import json
 import random
 import time
 
+from net import ftps, mqtt, tls
+
 from drivers import bambu_status as bs
 from drivers.base import (
     BAD_COMMAND,
@@ -24,7 +26,6 @@ from drivers.base import (
     DriverError,
     PrinterDriver,
 )
-from net import ftps, mqtt, tls
 
 try:
     from micropython import const
@@ -47,6 +48,7 @@ BACKOFF_MIN_MS = const(1000)
 BACKOFF_MAX_MS = const(60000)
 REFUSED_BACKOFF_MS = const(60000)  # wrong access code: retrying fast only locks the user out
 STAGGER_MS = const(2000)  # random delay before the first connect of each printer
+STABLE_SESSION_MS = const(30000)  # a session this long resets the reconnect backoff
 
 # One TLS handshake at a time across all printers: on the ESP32 a handshake blocks the loop for
 # up to ~1 s and costs ~15 KB extra heap, so they must never pile up after a WiFi return.
@@ -92,6 +94,7 @@ class BambuDriver(PrinterDriver):
         self._stopping = False
         self._stop_ev = asyncio.Event()
         self._connected_once = False
+        self._connected_at = 0
         self.firmware = None
         self.malformed = 0  # reports that were not JSON objects
 
@@ -115,11 +118,17 @@ class BambuDriver(PrinterDriver):
                     self._set_offline(e.message)
             except OSError as e:
                 self._set_offline("network: " + str(e))
+            except DriverError as e:
+                self._set_offline(e.message)
             except Exception as e:  # a bug must not kill the task: report and retry
                 self._set_offline("driver error: " + repr(e))
             if self._stopping:
                 break
-            if self._connected_once:
+            # Only a session that lasted resets the backoff: a printer that accepts and then
+            # drops us at once (client limit reached) must not be hammered every second.
+            if self._connected_once and (
+                time.ticks_diff(time.ticks_ms(), self._connected_at) >= STABLE_SESSION_MS
+            ):
                 attempt = 0
             await self._pause(delay or backoff_ms(attempt))
             attempt += 1
@@ -149,13 +158,20 @@ class BambuDriver(PrinterDriver):
         async with _handshake_gate:
             if self._stopping:
                 return
-            await client.connect(self.host, self.mqtt_port, self._ctx, server_hostname=self.serial)
+            try:
+                await client.connect(
+                    self.host, self.mqtt_port, self._ctx, server_hostname=self.serial
+                )
+                await client.subscribe(self._report_topic, 0)
+            except BaseException:
+                await client.close()
+                raise
             self._client = client
-            await client.subscribe(self._report_topic, 0)
         pump = None
         try:
             self._connected = True
             self._connected_once = True
+            self._connected_at = time.ticks_ms()
             self._error = ""
             self._dirty = True
             self._last_report = time.ticks_ms()
@@ -183,7 +199,13 @@ class BambuDriver(PrinterDriver):
             raise DriverError(PRINTER_OFFLINE, "lost the printer while sending: " + str(e))
 
     async def _pump(self, client):
-        # Emits rate-bounded status and watches for a silent printer.
+        # Emits rate-bounded status and watches for a silent printer; ends with the session.
+        try:
+            await self._pump_loop(client)
+        except DriverError:
+            pass  # the session is going down; run() reconnects
+
+    async def _pump_loop(self, client):
         asked = False
         while True:
             await asyncio.sleep_ms(PUMP_TICK_MS)
@@ -357,10 +379,8 @@ class BambuDriver(PrinterDriver):
             while time.ticks_diff(deadline, time.ticks_ms()) > 0:
                 if w["error"]:
                     raise DriverError(PRINTER_REFUSED, w["error"])
-                if confirm is not None and confirm(self._raw):
-                    return True
-                if w["done"] and confirm is None:
-                    return True
+                if w["done"] or (confirm is not None and confirm(self._raw)):
+                    return True  # a success ack, or the state change that proves the effect
                 if w["lost"]:
                     raise DriverError(PRINTER_OFFLINE, "printer connection lost")
                 await asyncio.sleep_ms(50)
@@ -489,7 +509,7 @@ class BambuDriver(PrinterDriver):
         except OSError as e:
             raise DriverError(UPLOAD_FAILED, "FTPS link: " + str(e))
         finally:
-            await client.close()
+            await client.quit()
 
 
 def _ftp_code(e):

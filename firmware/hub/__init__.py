@@ -1,4 +1,8 @@
-"""PrintFarm hub application; engineer helpers for the REPL: hub.status(), hub.logs(), ..."""
+"""PrintFarm hub application; engineer helpers for the REPL: hub.status(), hub.logs(), ...
+
+Helper names differ from the submodules (hub.config, hub.printers) on purpose: importing a
+submodule rebinds the package attribute of the same name.
+"""
 
 _app = None  # the running hub.app.App (set by App.run)
 
@@ -25,7 +29,7 @@ def logs(n=30):
         print(line)
 
 
-def config():
+def settings():
     """Print and return the configuration with secrets redacted."""
     from hub.config import Config
 
@@ -35,7 +39,7 @@ def config():
     return view
 
 
-def printers():
+def printer_info():
     """Print and return each printer's full status as its driver sees it."""
     app = _running()
     out = {}

@@ -17,6 +17,7 @@ DRIVER_STOP_TIMEOUT_MS = 5000
 JOBS_FILE = "jobs.json"  # printer_id -> the job it is printing (for job_id on events after reboot)
 JOB_END_EVENTS = ("job_finished", "job_failed", "job_cancelled")
 CONTROL_ACTIONS = ("pause", "resume", "stop", "speed", "light")
+REBOOT_DELAY_MS = 2000
 
 
 def ok(result=None):
@@ -207,13 +208,64 @@ class PrinterManager:
         return ok({"cancelled": hit})
 
     async def _device_command(self, msg):
-        # Discovery and OTA belong to the device layer (firmware/device/*), absent from some builds.
-        name = "device.discovery" if msg["type"] == "discover_printers" else "device.ota"
+        # Discovery and OTA belong to the device layer (firmware/device/*).
         try:
-            module = __import__(name, None, None, ("handle",))
+            if msg["type"] == "discover_printers":
+                from device import discovery
+            else:
+                from device import update_command
         except ImportError:
             return fail("bad_command", msg["type"] + " is not available in this build")
-        return await module.handle(msg, self.link)
+        if msg["type"] == "discover_printers":
+            found = await discovery.discovered_message(msg["command_id"], msg["duration_s"])
+            await self.link.send_now(found)
+            return ok({"count": len(found["printers"])})
+        return await self._ota(msg, update_command)
+
+    async def _ota(self, msg, update_command):
+        if self.current is not None or self.queue:
+            return fail("printer_busy", "a file transfer is running")
+        acks = []
+
+        async def capture(ack):  # the link sends the ack (and remembers it for redeliveries)
+            acks.append(ack)
+
+        reboot = await update_command.handle(msg, self._fetch, capture)
+        ack = acks[0] if acks else {"success": False}
+        if reboot:
+            asyncio.create_task(self._reboot_soon())
+        out = {"success": ack["success"]}
+        for key in ("error", "result"):
+            if ack.get(key):
+                out[key] = ack[key]
+        if not out["success"] and "error" not in out:
+            out["error"] = {"code": "bad_command", "message": "update refused"}
+        return out
+
+    async def _fetch(self, url, write):
+        # fetch(url, write) for the device layer: the body streamed through one transfer buffer.
+        import transfer
+        from net.http import Download
+
+        buf = transfer.transfer_buffer()
+        mv = memoryview(buf)
+        download = Download(url, self.link.tls_for(url))
+        try:
+            await download.open()
+            while True:
+                n = await download.readinto(mv)
+                if not n:
+                    break
+                await write(mv[:n])
+        finally:
+            await download.close()
+
+    async def _reboot_soon(self):
+        await asyncio.sleep_ms(REBOOT_DELAY_MS)  # let the ack reach the cloud first
+        log.info("printers", "rebooting into the update")
+        import machine
+
+        machine.reset()
 
     # -- transfers -------------------------------------------------------------------------
     async def _print(self, msg):

@@ -178,7 +178,9 @@ class FTPSClient:
             code, text = await self._reply(CLEANUP_TIMEOUT_MS)
         except Exception:
             code, text = 0, ""
-        if code and (code in (452, 522, 552) or "reuse" in text.lower()):
+        if code and (
+            code in (452, 522, 552) or _storage_failure(code, text) or "reuse" in text.lower()
+        ):
             return _stor_error(code, text)
         if sent == 0 and not tls.SESSION_REUSE:
             return FTPError(
@@ -240,8 +242,13 @@ class FTPSClient:
         return code, line
 
 
+def _storage_failure(code, text):
+    # vsftpd answers a failed write to the card (full, in practice) with this 451.
+    return code == 451 and "writing to local file" in text.lower()
+
+
 def _stor_error(code, text):
-    if code in (452, 552):
+    if code in (452, 552) or _storage_failure(code, text):
         return FTPError("printer storage full: " + text, code, "card_full")
     if code == 522 or "reuse" in text.lower():
         return FTPError(text, code, session_reuse=True)

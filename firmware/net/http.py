@@ -107,8 +107,8 @@ class Download:
                 if self._stream is None:
                     raise tls.ConnectError("not connected")
                 n = await self._read_body(mv)
-                if n == 0 and self.size is not None and self.offset < self.size:
-                    raise tls.ConnectError("connection closed early")
+                if n == 0 and self.size is not None and self.offset < self.size and not self._eof:
+                    raise tls.ConnectError("connection closed early")  # a complete body is final
                 if n == 0 and self._chunked and not self._eof:
                     raise tls.ConnectError("connection closed inside chunked body")
                 self.offset += n

@@ -165,6 +165,8 @@ async def read_into(stream, mv, timeout_ms):
 
     Safe to time out: cancellation only lands while parked before the read, so no byte is lost.
     """
+    if stream is None:  # closed by another task (stop, watchdog) while this one was reading
+        raise ConnectError("connection closed")
     try:
         return await asyncio.wait_for_ms(_readinto(stream.s, mv), timeout_ms)
     except asyncio.TimeoutError:
@@ -189,6 +191,8 @@ async def write_all(stream, data, timeout_ms=30000):
     Returns once the kernel (or mbedtls) took every byte, so the caller may reuse its buffer:
     this is the backpressure point of every upload.
     """
+    if stream is None:
+        raise ConnectError("connection closed")
     mv = data if isinstance(data, memoryview) else memoryview(data)
     try:
         await asyncio.wait_for_ms(_write(stream.s, mv), timeout_ms)

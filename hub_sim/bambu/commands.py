@@ -128,7 +128,7 @@ class CommandHandler:
             )
         elif command == "reboot":
             await p.publish({"system": {**body, "result": "success", "reason": ""}})
-            asyncio.get_running_loop().create_task(p.reboot())
+            p.spawn(p.reboot())
         elif command is not None:
             await p.publish({"system": {**body, "result": "success", "reason": ""}})
 
@@ -178,7 +178,7 @@ class CommandHandler:
         file_name = body.get("file") if isinstance(body.get("file"), str) else ""
         param = body.get("param") if isinstance(body.get("param"), str) else ""
         md5 = body.get("md5") if isinstance(body.get("md5"), str) else ""
-        name = body.get("subtask_name") or ""
+        name = body.get("subtask_name") if isinstance(body.get("subtask_name"), str) else ""
         if not name:
             base = (file_name or url).rsplit("/", 1)[-1]
             name = re.sub(r"(\.gcode)?\.3mf$", "", base)
@@ -189,16 +189,35 @@ class CommandHandler:
         shown = file_name or url.rsplit("/", 1)[-1]
         if not p.model.delta_reports:
             shown = "/data/" + param.lstrip("/")
-        p.machine.begin_prepare(name, shown)
+        token = p.machine.begin_prepare(name, shown)
         await p.push_changes()
         try:
             job = await asyncio.to_thread(p.sdcard.inspect_job, url, file_name, param, md5)
         except PrintStartError as exc:
             log.info("%s: project_file failed: %s", p.serial, exc)
-            p.machine.fail_start(exc.print_error)
+            p.machine.fail_start(token, exc.print_error)
             await p.push_changes()
             return
-        p.machine.start_job(job, bed_leveling=bool(leveling), use_ams=bool(body.get("use_ams")))
+        p.machine.start_job(token, job, bed_leveling=bool(leveling), tray=_first_tray(body))
+        await p.push_changes()
+
+    async def _print_gcode_file(self, body: dict) -> None:
+        """Print a bare G-code file by path, e.g. {"param": "/sdcard/part.gcode"} (OBA)."""
+        p = self.printer
+        if not p.machine.can_start():
+            await self._ack(body, False, f"printer is busy ({p.machine.gcode_state})")
+            return
+        param = body.get("param") if isinstance(body.get("param"), str) else ""
+        await self._ack(body, True)
+        token = p.machine.begin_prepare(param.rsplit("/", 1)[-1].removesuffix(".gcode"), param)
+        await p.push_changes()
+        try:
+            job = await asyncio.to_thread(p.sdcard.inspect_gcode, param)
+        except PrintStartError as exc:
+            p.machine.fail_start(token, exc.print_error)
+            await p.push_changes()
+            return
+        p.machine.start_job(token, job, bed_leveling=False)
         await p.push_changes()
 
     async def _print_pause(self, body: dict) -> None:
@@ -304,6 +323,21 @@ class CommandHandler:
         elif err_code is not None:
             reply["err_code"] = err_code
         await self.printer.publish({"print": reply})
+
+
+def _first_tray(body: dict) -> int:
+    """The tray the job's first filament comes from: ams_mapping[0] when the AMS is used
+    (list form, or the legacy string form "0,1"), else the external spool (254)."""
+    if not body.get("use_ams"):
+        return 254
+    mapping = body.get("ams_mapping")
+    if isinstance(mapping, str):
+        mapping = [m for m in mapping.replace(" ", "").split(",") if m]
+    try:
+        tray = int(mapping[0])
+    except (TypeError, ValueError, IndexError):
+        return 0
+    return tray if 0 <= tray < 16 or tray in (254, 255) else 0
 
 
 def _seq(body: dict):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 
@@ -21,6 +20,7 @@ FAULTS = {
     "set_link_rate": ("bytes_per_s",),
     "set_sd_capacity": ("capacity_bytes",),
     "fill_sd_card": (),
+    "set_sd_card_inserted": ("inserted",),
     "reboot": ("downtime_s",),
     "clear_faults": (),
 }
@@ -39,7 +39,6 @@ class ControlServer:
         self.requested_port = port
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
-        self._background: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         """Bind and serve."""
@@ -90,9 +89,7 @@ class ControlServer:
             if inspect.isawaitable(result):
                 if name == "reboot":
                     # Answer before the connections (this one is separate) go down.
-                    task = asyncio.get_running_loop().create_task(result)
-                    self._background.add(task)
-                    task.add_done_callback(self._background.discard)
+                    self.printer.spawn(result)
                     result = None
                 else:
                     result = await result

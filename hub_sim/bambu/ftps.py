@@ -44,6 +44,7 @@ _VSFTPD_TEXT = [
     ("250", r"File removed", "250 Delete operation successful."),
     ("250", r"is the current directory", "250 Directory successfully changed."),
     ("500", r"not understood", "500 Unknown command."),
+    ("421", r"Control connection timed out", "421 Timeout."),
 ]
 _FAIL_550 = {
     "SIZE": "550 Could not get file size.",
@@ -338,6 +339,20 @@ class _PrinterFTPHandler(TLS_FTPHandler):
         self._sim_arg = args[0] if args else ""
         super().process_command(cmd, *args, **kwargs)
 
+    def ftp_STOR(self, file, mode="w"):
+        """Without an SD card the printer cannot create the file (bambulabs_api#149)."""
+        if not self.printer.sdcard.inserted:
+            self.respond("553 Could not create file.")
+            return None
+        return super().ftp_STOR(file, mode)
+
+    def ftp_RETR(self, file):
+        """Without an SD card nothing can be read."""
+        if not self.printer.sdcard.inserted:
+            self.respond("550 Failed to open file.")
+            return None
+        return super().ftp_RETR(file)
+
     def ftp_SIZE(self, path):
         """SIZE answers in any TYPE (HA pybambu asks right after login, in ASCII)."""
         saved, self._current_type = self._current_type, "i"
@@ -412,7 +427,10 @@ class PrinterFtps:
         server = self._server
         try:
             while not self._stop.is_set():
-                server.ioloop.loop(_POLL_S, blocking=False)
+                try:
+                    server.ioloop.loop(_POLL_S, blocking=False)
+                except Exception:  # one broken session must not stop the server thread
+                    logger.exception("%s: FTPS loop error", self.printer.serial)
         finally:
             server.close_all()
 

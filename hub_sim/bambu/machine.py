@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 
@@ -48,8 +49,10 @@ class PrintMachine:
         self._printed_s = 0.0
         self._prepare_s = 0.0
         self._cancel_reports_left = 0
-        self._use_ams = False
+        self._tray = 254  # global tray id in use: ams_id * 4 + slot, 254 = external spool
+        self._tray_remain_start = 0
         self._phase_before_pause = "printing"
+        self._attempt = 0  # bumps on every start and reset; see begin_prepare
         # (layer, hms entry, print_error, pause instead of fail), armed by the fault API.
         self.fail_at_layer: tuple[int, dict, int, bool] | None = None
 
@@ -64,9 +67,14 @@ class PrintMachine:
         """project_file is accepted only when nothing is printing (bambu-protocol.md §7.12)."""
         return self.gcode_state in ("IDLE", "FINISH", "FAILED")
 
-    def begin_prepare(self, subtask_name: str, url_file: str) -> None:
-        """The printer accepted project_file and is reading the file (before it is inspected)."""
+    def begin_prepare(self, subtask_name: str, url_file: str) -> int:
+        """The printer accepted project_file and is reading the file (before it is inspected).
+
+        Returns a token; `start_job`/`fail_start` with an older token (the print was stopped or
+        the printer rebooted meanwhile) are ignored.
+        """
         s = self.state
+        self._attempt += 1
         self.job = None
         self.phase = "prepare"
         self._prepare_s = 0.0
@@ -85,11 +93,19 @@ class PrintMachine:
             mc_print_stage="2",
             s_obj=[],
         )
+        return self._attempt
 
-    def start_job(self, job: PrintJobSpec, *, bed_leveling: bool, use_ams: bool) -> None:
+    def _current(self, token: int) -> bool:
+        return token == self._attempt and self.phase == "prepare" and self.job is None
+
+    def start_job(
+        self, token: int, job: PrintJobSpec, *, bed_leveling: bool, tray: int = 254
+    ) -> None:
         """The 3MF was read: heat, home, level, then print its layers."""
+        if not self._current(token):
+            return
         self.job = job
-        self._use_ams = use_ams
+        self._tray = tray
         bed, nozzle = FILAMENT_TEMPS.get(job.filament_type.upper(), (55, 220))
         self._stages = [STAGE_HEATBED_PREHEAT, STAGE_HOMING]
         if bed_leveling:
@@ -104,9 +120,10 @@ class PrintMachine:
             stg=list(self._stages[:-1]),
         )
 
-    def fail_start(self, print_error: int) -> None:
+    def fail_start(self, token: int, print_error: int) -> None:
         """The file could not be printed: FAILED with the printer's error code."""
-        self._to_failed(print_error)
+        if self._current(token):
+            self._to_failed(print_error)
 
     def pause(self) -> None:
         """RUNNING -> PAUSE (paused by user)."""
@@ -132,6 +149,7 @@ class PrintMachine:
 
     def reset(self) -> None:
         """Power cycle: back to IDLE, nothing printing, heaters off."""
+        self._attempt += 1
         self.job = None
         self.phase = "idle"
         self.state.update(
@@ -189,9 +207,11 @@ class PrintMachine:
             self.phase = "start"
             self._stage_left = self._stage_duration(self._stages[0])
             self.state.update(gcode_state="RUNNING", stg_cur=self._stages[0])
-            # The filament in use: AMS slot 0, or the external spool (254).
-            tray = "0" if self._use_ams else "254"
+            # The filament in use: the mapped AMS slot, or the external spool (254).
+            tray = str(self._tray)
             self.state["ams"] = {**self.state["ams"], "tray_now": tray, "tray_tar": tray}
+            slot = self._ams_slot()
+            self._tray_remain_start = slot["remain"] if slot else 0
             return dt - used
         return 0.0
 
@@ -232,6 +252,7 @@ class PrintMachine:
             layer_num=layer,
             mc_remaining_time=math.ceil(remaining / 60),
         )
+        self._use_filament(progress)
         if self.fail_at_layer and layer >= self.fail_at_layer[0]:
             _, hms, print_error, pause = self.fail_at_layer
             self.fail_at_layer = None
@@ -279,6 +300,29 @@ class PrintMachine:
             cooling_fan_speed="0",
             fan_gear=0,
         )
+
+    def _ams_slot(self) -> dict | None:
+        """The AMS tray dict being printed from (None for the external spool or an empty slot)."""
+        if not 0 <= self._tray < 16:
+            return None
+        units = self.state["ams"].get("ams", [])
+        unit = next((u for u in units if u.get("id") == str(self._tray // 4)), None)
+        if unit is None:
+            return None
+        slot = next((t for t in unit["tray"] if t.get("id") == str(self._tray % 4)), None)
+        return slot if slot and "remain" in slot else None
+
+    def _use_filament(self, progress: float) -> None:
+        # `remain` is a percentage of a 1 kg spool: the job's weight comes off as it prints.
+        slot = self._ams_slot()
+        if slot is None or self._tray_remain_start < 0:
+            return
+        remain = max(0, round(self._tray_remain_start - self.job.weight_g * progress / 10))
+        if remain != slot["remain"]:
+            ams = copy.deepcopy(self.state["ams"])
+            self.state["ams"] = ams
+            unit = next(u for u in ams["ams"] if u["id"] == str(self._tray // 4))
+            next(t for t in unit["tray"] if t["id"] == str(self._tray % 4))["remain"] = remain
 
     def _idle_stage(self) -> int:
         # Real dumps: P1/A1 report stg_cur 0 when idle or done, X1 reports -1.

@@ -144,9 +144,10 @@ class SimulatedBambuPrinter:
 
     async def stop(self) -> None:
         """Stop everything; the SD folder is kept unless it was a temporary one."""
-        for task in self._tasks:
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
         await self._stop_services()
         if self.control is not None:
@@ -262,31 +263,43 @@ class SimulatedBambuPrinter:
         while True:
             await asyncio.sleep(TICK_S)
             now = loop.time()
-            before = self.state["gcode_state"]
-            self.machine.advance((now - last) * self.speed)
+            try:
+                next_report = await self._tick(now - last, now, next_report)
+            except Exception:  # a bad tick must not stop the printer's clock
+                log.exception("%s: simulation step failed", self.serial)
             last = now
-            if not self.online:
-                continue
-            state_changed = self.state["gcode_state"] != before
-            if now >= next_report or state_changed:
-                if now >= next_report:
-                    next_report = now + self.report_interval
-                    # Signal strength wanders a little, as on a real Wi-Fi link.
-                    self.state["wifi_signal"] = f"-{self._rng.randint(45, 52)}dBm"
-                if self.reporting_enabled:
-                    await self.push_changes()
-                    self.machine.report_sent()
+
+    async def _tick(self, wall_dt: float, now: float, next_report: float) -> float:
+        """Advance the machine; report when due or when gcode_state changed."""
+        before = self.state["gcode_state"]
+        self.machine.advance(wall_dt * self.speed)
+        if not self.online:
+            return next_report
+        due = now >= next_report
+        if due:
+            next_report = now + self.report_interval
+            # Signal strength wanders a little, as on a real Wi-Fi link.
+            self.state["wifi_signal"] = f"-{self._rng.randint(45, 52)}dBm"
+        if (due or self.state["gcode_state"] != before) and self.reporting_enabled:
+            await self.push_changes()
+            self.machine.report_sent()
+        return next_report
 
     # ----- faults (in-process API; the control server calls the same methods)
 
     def fail_at_layer(
-        self, layer: int, hms: str = "0300_0100_0001_0007", print_error=None, pause=False
+        self,
+        layer: int,
+        hms: str = "0300_1A00_0002_0002",
+        print_error: int = 0x03004006,
+        pause: bool = False,
     ) -> None:
-        """When the running print reaches `layer`, raise the HMS code and fail (or pause)."""
+        """When the running print reaches `layer`, raise the HMS code and fail (or pause).
+
+        Defaults are a real pair from Bambu's tables: HMS "The nozzle is clogged with filament."
+        and print_error 0x03004006 "The nozzle is clogged.".
+        """
         entry = parse_hms(hms)
-        if print_error is None:
-            # The module/error part of the HMS code doubles as the print_error value.
-            print_error = (entry["attr"] & 0xFFFF0000) | (entry["code"] & 0xFFFF)
         self.machine.fail_at_layer = (int(layer), entry, int(print_error), bool(pause))
 
     def drop_mqtt_connections(self) -> int:
@@ -325,13 +338,29 @@ class SimulatedBambuPrinter:
         """Make the SD card full: no byte can be added."""
         self.sdcard.capacity_bytes = self.sdcard.used_bytes()
 
+    def spawn(self, coro) -> asyncio.Task:
+        """Run `coro` as a task owned by the printer (cancelled by `stop`)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.append(task)
+        task.add_done_callback(self._forget_task)
+        return task
+
+    def _forget_task(self, task: asyncio.Task) -> None:
+        if task in self._tasks:
+            self._tasks.remove(task)
+
+    def set_sd_card_inserted(self, inserted: bool) -> None:
+        """Remove or insert the SD card: reports `sdcard`, prints and FTPS uploads need it."""
+        self.sdcard.inserted = bool(inserted)
+        self.state["sdcard"] = bool(inserted)
+
     async def reboot(self, downtime_s: float = 1.0) -> None:
         """Power cycle: every connection drops, the job is lost, state returns to IDLE."""
         self.reboots += 1
         await self._stop_services()
         self.machine.reset()
         self.reporting_enabled = True
-        self.faults.clear()
+        # Fault switches are the bench's, not the printer's: they survive the reboot.
         await asyncio.sleep(downtime_s)
         self._last_sent = copy.deepcopy(self.state)
         await self._start_services()

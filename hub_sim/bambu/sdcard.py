@@ -22,6 +22,9 @@ SD_LAYOUT = ("cache", "timelapse", "timelapse/thumbnail", "image", "logger")
 
 _HEADER_SCAN_BYTES = 16 * 1024
 _LAYERS_RE = re.compile(rb"total layer number:\s*(\d+)")
+_ESTIMATE_RE = re.compile(rb"total estimated time:\s*([0-9dhms ]+)")
+_DURATION_RE = re.compile(rb"(\d+)([dhms])")
+_FILAMENT_RE = re.compile(rb"; filament_type = (\w+)")
 
 
 class PrintStartError(Exception):
@@ -53,6 +56,9 @@ class SdCard:
         self.root = Path(root)
         self.capacity_bytes = capacity_bytes
         self.inserted = True
+        self._make_layout()
+
+    def _make_layout(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         for sub in SD_LAYOUT:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
@@ -70,7 +76,7 @@ class SdCard:
     def wipe(self) -> None:
         """Empty the card (keeps the folder layout)."""
         shutil.rmtree(self.root, ignore_errors=True)
-        self.__init__(self.root, self.capacity_bytes)
+        self._make_layout()
 
     def resolve(self, url: str, file_name: str) -> Path:
         """Map a project_file `url`/`file` pair to a path on the card (not checked to exist)."""
@@ -133,6 +139,33 @@ class SdCard:
             layers=max(1, int(layers_match.group(1))) if layers_match else 1,
             filament_type=info.get("filament_type", "PLA"),
             weight_g=float(info.get("weight", 0) or 0),
+        )
+
+    def inspect_gcode(self, param: str) -> PrintJobSpec:
+        """A bare G-code file named by print.gcode_file ("/sdcard/x.gcode"); blocking."""
+        if not self.inserted:
+            raise PrintStartError(ERR_NO_SD_CARD, "no SD card")
+        path = self.resolve("file://" + param if param.startswith("/") else "", param)
+        if not path.is_file():
+            raise PrintStartError(ERR_FILE_NOT_AVAILABLE, f"{path.name} not on the card")
+        with path.open("rb") as f:
+            head = f.read(_HEADER_SCAN_BYTES)
+        layers = _LAYERS_RE.search(head)
+        estimate = _ESTIMATE_RE.search(head)
+        seconds = 600
+        if estimate:
+            units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+            seconds = sum(int(n) * units[u.decode()] for n, u in _DURATION_RE.findall(estimate[1]))
+        filament = _FILAMENT_RE.search(head)
+        return PrintJobSpec(
+            file_path=path,
+            file_name=path.name,
+            plate_index=0,
+            gcode_path=param,
+            print_time_s=max(1, seconds),
+            layers=max(1, int(layers.group(1))) if layers else 1,
+            filament_type=filament.group(1).decode() if filament else "PLA",
+            weight_g=0.0,
         )
 
 

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from cloud.app import create_app
 from cloud.config import Config, RateLimit, load_secrets
+from cloud.workers.runtime import bound_to
 from tests.conftest import postgres_database, sqlite_url
 
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -207,6 +208,7 @@ async def running_server(config: Config, setup=None):
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
+    bound_to(app, "127.0.0.1", port)
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
     try:
         yield LiveServer(f"http://127.0.0.1:{port}", app, config, session)

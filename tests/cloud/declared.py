@@ -13,7 +13,7 @@ def operations(server) -> list[Operation]:
 
 def fill_path(op: Operation, params: dict | None = None) -> str:
     """The op's path with placeholders replaced (random ids for those not given)."""
-    path = op.path
+    path = op.doc_path
     for name in op.path_params:
         value = (params or {}).get(name) or f"missing-{uuid.uuid4().hex[:12]}"
         path = path.replace("{" + name + "}", value)

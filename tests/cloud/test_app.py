@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from cloud.config import Config, load_secrets
+from cloud.keys import OPERATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +36,9 @@ async def test_healthz_and_metrics(live_server):
         'printfarm_http_errors_total{code="not_found",method="GET",route="/api/v1/printers/{id}"} 1.0'
         in text
     )
+    await owner.api.post("/api/v1/printers", json={"name": "P1", "model": "P1S"})
+    text = (await anon.get("/metrics")).body.decode()
+    assert "printfarm_printers_online_ratio 0.0" in text  # one printer, not connected
     for gauge in (
         "printfarm_hub_connections",
         "printfarm_dashboard_connections",
@@ -203,3 +207,55 @@ async def test_undecodable_path_ids_are_404(sqlite_server):
     owner = await sqlite_server.register()
     r = await owner.api.get("/api/v1/printers/%ED%A0%80")
     assert r.status == 404
+
+
+async def test_allow_header_lists_only_the_declared_methods(sqlite_server):
+    # /api/v1/auth/accept-invitation and the like are static; a sibling {id} route must not leak
+    # its methods into Allow.
+    anon = sqlite_server.client()
+    r = await anon.request("OPTIONS", "/api/v1/auth/login")
+    assert r.status == 405 and r.headers["Allow"] == "POST"
+    ops = {(op.method, op.path) for op in sqlite_server.app[OPERATIONS].operations}
+    for path in sorted({p for _, p in ops}):
+        if "{" in path:
+            continue
+        r = await anon.request("OPTIONS", path)
+        declared = sorted(m for m, p in ops if p == path)
+        assert r.status == 405 and r.headers["Allow"].split(",") == declared, (
+            path,
+            r.headers.get("Allow"),
+        )
+
+
+def _failing_routes(app):
+    import peewee
+
+    from cloud.api.operations import PUBLIC, OperationGroup, register
+
+    group = OperationGroup(tag="test")
+
+    @group.get("/api/v1/test-locked", role=PUBLIC, response={"type": "object"})
+    async def locked(call):
+        def work():
+            raise peewee.OperationalError("database is locked")
+
+        return await call.db(work)
+
+    @group.get("/api/v1/test-bad-sql", role=PUBLIC, response={"type": "object"})
+    async def bad_sql(call):
+        def work():
+            raise peewee.OperationalError("no such column: nonsense")
+
+        return await call.db(work)
+
+    register(app, group)
+
+
+async def test_transient_database_errors_are_503_and_bugs_500(server_factory):
+    async with server_factory(setup=_failing_routes) as server:
+        anon = server.client()
+        r = await anon.get("/api/v1/test-locked")
+        assert (r.status, r.error_code, r.headers["Retry-After"]) == (503, "unavailable", "1")
+        r = await anon.get("/api/v1/test-bad-sql")
+        assert (r.status, r.error_code) == (500, "internal_error")
+        assert "nonsense" not in r.body.decode()  # internals stay in the log

@@ -214,3 +214,36 @@ async def test_stored_password_is_argon2id_and_refresh_tokens_hashed(live_server
     password_hash, token_hashes = await run_db(live_server.app, read)
     assert password_hash.startswith("$argon2id$")
     assert owner.refresh_token not in token_hashes and len(token_hashes) == 1
+
+
+async def test_concurrent_registrations_of_one_farm_name_all_succeed(live_server):
+    anon = live_server.client()
+    results = await asyncio.gather(
+        *(
+            anon.post(
+                "/api/v1/auth/register",
+                json={
+                    "email": f"racer{i}@example.com",
+                    "password": DEFAULT_PASSWORD,
+                    "tenant_name": "Same Farm",
+                },
+            )
+            for i in range(4)
+        )
+    )
+    assert [r.status for r in results] == [201] * 4
+    assert len({r.json["tenant"]["slug"] for r in results}) == 4
+    dupes = await asyncio.gather(
+        *(
+            anon.post(
+                "/api/v1/auth/register",
+                json={
+                    "email": "twin@example.com",
+                    "password": DEFAULT_PASSWORD,
+                    "tenant_name": f"T{i}",
+                },
+            )
+            for i in range(3)
+        )
+    )
+    assert sorted(r.status for r in dupes) == [201, 409, 409]

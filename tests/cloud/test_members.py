@@ -123,3 +123,71 @@ async def test_every_mutation_is_audited(live_server):
     # Failed mutations write nothing.
     await owner.api.post("/api/v1/printers", json={"model": "no name"})
     assert len((await owner.api.get("/api/v1/audit")).json) == 5
+
+
+async def test_invitation_lets_a_new_person_register_into_the_tenant(live_server):
+    owner = await live_server.register()
+    r = await owner.api.post(
+        "/api/v1/invitations", json={"email": "New.Op@example.com", "role": "operator"}
+    )
+    assert r.status == 201 and r.json["email"] == "new.op@example.com"
+    token = r.json["token"]
+    listed = (await owner.api.get("/api/v1/invitations")).json
+    assert [i["email"] for i in listed] == ["new.op@example.com"] and "token" not in listed[0]
+    anon = live_server.client()
+    body = {
+        "email": "someone.else@example.com",
+        "password": "a long password",
+        "invitation_token": token,
+    }
+    r = await anon.post("/api/v1/auth/register", json=body)
+    assert r.status == 403  # the invitation names another address...
+    r = await anon.post(
+        "/api/v1/auth/login",
+        json={"email": "someone.else@example.com", "password": "a long password"},
+    )
+    assert r.status == 401  # ...and no account was left behind
+    body["email"] = "new.op@example.com"
+    r = await anon.post("/api/v1/auth/register", json=body)
+    assert r.status == 201, r.json
+    assert (r.json["tenant"]["id"], r.json["role"]) == (owner.tenant_id, "operator")
+    me = await live_server.client(r.json["access_token"]).get("/api/v1/auth/me")
+    assert [t["tenant_id"] for t in me.json["tenants"]] == [owner.tenant_id]  # no stray tenant
+    r = await anon.post("/api/v1/auth/register", json={**body, "email": "third@example.com"})
+    assert r.status in (403, 404)  # used once
+    assert (await owner.api.get("/api/v1/invitations")).json == []
+    r = await anon.post(
+        "/api/v1/auth/register", json={"email": "x@example.com", "password": "a long password"}
+    )
+    assert (r.status, r.json["error"]["field"]) == (422, "tenant_name")
+
+
+async def test_existing_account_accepts_and_admin_revokes(live_server):
+    owner = await live_server.register()
+    admin = await live_server.member_of(owner, "admin")
+    carol = await live_server.register()
+    r = await admin.api.post("/api/v1/invitations", json={"email": carol.email, "role": "owner"})
+    assert r.status == 403  # only owners invite owners
+    r = await admin.api.post("/api/v1/invitations", json={"email": carol.email, "role": "viewer"})
+    token = r.json["token"]
+    stranger = await live_server.register()
+    r = await stranger.api.post("/api/v1/auth/accept-invitation", json={"token": token})
+    assert r.status == 403
+    r = await carol.api.post("/api/v1/auth/accept-invitation", json={"token": token})
+    assert r.status == 200 and r.json == {"tenant": r.json["tenant"], "role": "viewer"}
+    assert r.json["tenant"]["id"] == owner.tenant_id
+    switched = await live_server.client().post(
+        "/api/v1/auth/refresh",
+        json={"refresh_token": carol.refresh_token, "tenant_id": owner.tenant_id},
+    )
+    assert switched.status == 200 and switched.json["role"] == "viewer"
+    r = await admin.api.post("/api/v1/invitations", json={"email": carol.email, "role": "viewer"})
+    assert (r.status, r.json["error"]["field"]) == (409, "email")  # already a member
+    r = await admin.api.post(
+        "/api/v1/invitations", json={"email": "later@example.com", "role": "viewer"}
+    )
+    invitation_id, token = r.json["id"], r.json["token"]
+    assert (await admin.api.delete(f"/api/v1/invitations/{invitation_id}")).status == 204
+    later = await live_server.register(email="later@example.com")
+    r = await later.api.post("/api/v1/auth/accept-invitation", json={"token": token})
+    assert (r.status, r.error_code) == (404, "not_found")

@@ -17,12 +17,13 @@ from cloud.api.operations import OperationGroup, register
 from tests.cloud.declared import fill_path, operations, valid_body
 
 ROOT = Path(__file__).resolve().parents[2]
-# Served outside the contract: Prometheus text, the document itself, WebSockets.
-UNDOCUMENTED_OK = ("/metrics", "/api/v1/openapi.json")
+# The REST contract is /api/* (+ /healthz). Outside it: Prometheus /metrics, WebSockets,
+# signed storage URLs, the web UI. The document does not describe itself.
+UNDOCUMENTED_OK = ("/api/v1/openapi.json",)
 
 
-def _is_websocket(path: str) -> bool:
-    return path.startswith("/ws/")
+def _outside_contract(path: str) -> bool:
+    return path in UNDOCUMENTED_OK or not (path.startswith("/api/") or path == "/healthz")
 
 
 async def test_every_registered_route_is_documented(sqlite_server):
@@ -33,12 +34,10 @@ async def test_every_registered_route_is_documented(sqlite_server):
     }
     registered = set()
     for route in sqlite_server.app.router.routes():
-        info = route.resource.get_info() if route.resource else {}
-        path = info.get("path") or info.get("formatter")
-        if route.method == "HEAD" or path in UNDOCUMENTED_OK or _is_websocket(path):
-            continue
-        registered.add((path, route.method))
-    assert registered - documented == set(), "routes added without an operation declaration"
+        if route.method != "HEAD" and route.resource is not None:
+            registered.add((route.resource.canonical, route.method))
+    contract = {(path, method) for path, method in registered if not _outside_contract(path)}
+    assert contract - documented == set(), "routes added without an operation declaration"
     assert documented - registered == set()
     ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
     assert len(ids) == len(set(ids))
@@ -59,23 +58,29 @@ def _resolve(document: dict, schema: dict) -> dict:
     return schema
 
 
-def _check(document: dict, op, response) -> None:
-    """A real response conforms to what the document says for its operation and status."""
-    entry = document["paths"][op.path][op.method.lower()]
+def _problems(document: dict, op, response) -> list:
+    """How a real response differs from what the document says (empty when it conforms)."""
+    where = (op.method, op.path, response.status)
+    entry = document["paths"][op.doc_path][op.method.lower()]
     declared = entry["responses"].get(str(response.status))
-    assert declared is not None, (op.method, op.path, response.status, response.json)
-    content = declared.get("content", {}).get("application/json")
-    if content is None:
-        assert not response.body, (op.method, op.path)
-        return
+    if declared is None:
+        return [(*where, "undocumented status", response.json)]
+    media_types = declared.get("content", {})
+    if not media_types:
+        return [(*where, "body where none is documented")] if response.body else []
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+    if content_type not in media_types and "*/*" not in media_types:
+        return [(*where, f"undocumented content type {content_type}")]
+    content = media_types.get("application/json")
+    if content_type != "application/json" or content is None:
+        return []
     validator = jsonschema_rs.Draft202012Validator(_resolve(document, content["schema"]))
-    errors = [e.message for e in validator.iter_errors(response.json)]
-    assert errors == [], (op.method, op.path, response.status, errors)
+    return [(*where, error.message) for error in validator.iter_errors(response.json)]
 
 
 async def test_real_responses_match_the_document(live_server):
-    """Call every tenant route as an owner (with real ids from the factories) and as a stranger,
-    and validate each response against the served document."""
+    """Call every route as a tenant owner (with real ids from the factories) and anonymously,
+    and validate each response against the served document; report every mismatch at once."""
     from tests.cloud.factories import all_factories
 
     server = live_server
@@ -83,7 +88,7 @@ async def test_real_responses_match_the_document(live_server):
     owner = await server.register()
     stranger = live_server.client()
     rows = {resource: await factory(owner, server) for resource, factory in all_factories().items()}
-    checked = 0
+    problems = []
     order = {"GET": 0, "POST": 1, "PUT": 1, "PATCH": 1, "DELETE": 2}
     for op in sorted(operations(server), key=lambda op: order[op.method]):
         if op.operation_id in ("delete_tenant", "leave_tenant", "logout", "change_password"):
@@ -91,10 +96,9 @@ async def test_real_responses_match_the_document(live_server):
         path = fill_path(op, rows.get(op.resource))
         body = valid_body(op)
         kwargs = {"json": body} if body is not None else {}
-        _check(document, op, await owner.api.request(op.method, path, **kwargs))
-        _check(document, op, await stranger.request(op.method, path, **kwargs))
-        checked += 1
-    assert checked >= 15
+        problems += _problems(document, op, await owner.api.request(op.method, path, **kwargs))
+        problems += _problems(document, op, await stranger.request(op.method, path, **kwargs))
+    assert problems == []
 
 
 def _bad_route(app):
@@ -173,8 +177,12 @@ async def test_schemathesis_finds_no_server_errors(tmp_path):
             "positive_data_acceptance",
             "--exclude-operation-id",
             "delete_tenant",  # would end the run's own tenant
+            # Bounded: a few hundred cases in all by default. A deeper run:
+            # PRINTFARM_FUZZ_EXAMPLES=20 PRINTFARM_FUZZ_PHASES=examples,coverage,fuzzing,stateful
             "--max-examples",
-            "8",
+            os.environ.get("PRINTFARM_FUZZ_EXAMPLES", "3"),
+            "--phases",
+            os.environ.get("PRINTFARM_FUZZ_PHASES", "examples,fuzzing,stateful"),
             "--seed",
             "20261129",
             "--workers",
@@ -192,7 +200,7 @@ async def test_schemathesis_finds_no_server_errors(tmp_path):
         )
         assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
         generated = re.search(r"(\d+) generated", result.stdout)
-        assert generated and int(generated.group(1)) >= 200, result.stdout[-3000:]
+        assert generated and int(generated.group(1)) >= 100, result.stdout[-3000:]
         assert "failure" not in result.stdout.splitlines()[-1]
     finally:
         process.send_signal(signal.SIGTERM)

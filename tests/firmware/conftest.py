@@ -183,7 +183,9 @@ async def make_hub(tmp_path, pki):
     """make_hub(cloud, hub_id, secret=..., printers=[...]) -> started HubProcess (fake printers)."""
     hubs = []
 
-    async def make(cloud, hub_id="hub-1", secret=HUB_SECRET, printers=(), register=True, **nvs):
+    async def make(
+        cloud, hub_id="hub-1", secret=HUB_SECRET, printers=(), register=True, script=None, **nvs
+    ):
         if register:
             cloud.add_hub(hub_id, HUB_SECRET)
         state = tmp_path / hub_id
@@ -199,7 +201,10 @@ async def make_hub(tmp_path, pki):
         values.update(nvs)
         provision(state, values)
         proc = HubProcess(
-            state, heap=HEAP, extra_paths=[MPY_SCRIPTS], script=MPY_SCRIPTS / "fake_hub.py"
+            state,
+            heap=HEAP,
+            extra_paths=[MPY_SCRIPTS],
+            script=script or MPY_SCRIPTS / "fake_hub.py",
         )
         await proc.start()
         hubs.append(proc)
@@ -208,6 +213,9 @@ async def make_hub(tmp_path, pki):
     yield make
     for h in hubs:
         await h.stop()
+        # Shown by pytest only when the test failed: the hub's console tail.
+        print("---- console of", h.state_dir.name, "----")
+        print("\n".join(h.lines[-60:]))
 
 
 def fake_calls(hub):

@@ -1,7 +1,8 @@
 """hub.config and the host NVS stand-in in real MicroPython: persistence, limits, redaction."""
 
 import pytest
-from conftest import MPY_SCRIPTS, run_mpy
+
+from tests.firmware.conftest import MPY_SCRIPTS, run_mpy
 
 pytestmark = pytest.mark.micropython
 

@@ -5,8 +5,9 @@ import socket
 import threading
 from pathlib import Path
 
-import mpy_runner
 import pytest
+
+from tests.firmware import mpy_runner
 
 pytestmark = pytest.mark.micropython
 

@@ -1,5 +1,6 @@
 """The whole hub (firmware/main.py's app) in real MicroPython against the test cloud over TLS."""
 
+import asyncio
 import json
 
 import pytest
@@ -171,3 +172,64 @@ async def test_secrets_and_access_codes_never_reach_logs(cloud, make_hub):
     nvs = json.loads((hub.state_dir / "nvs.json").read_text())["printfarm"]
     printers = json.loads(bytes.fromhex(nvs["printers"][1]))
     assert {p["printer_id"]: p["access_code"] for p in printers}["p9"] == "NEWCODE-5521"
+
+
+async def test_repl_helpers_show_state_without_secrets(cloud, make_hub):
+    from tests.firmware.conftest import MPY_SCRIPTS, json_lines
+
+    hub = await make_hub(cloud, printers=[printer_map("p1")], script=MPY_SCRIPTS / "helpers_hub.py")
+    await hub.wait_line('{"helpers"', timeout=30)
+    assert await hub.proc.wait() == 0  # app.stop() ends the loop cleanly
+    got = next(r["helpers"] for r in json_lines(hub.output()) if "helpers" in r)
+    st = got["status"]
+    assert st["hub_id"] == "hub-1" and st["cloud"]["state"] == "up"
+    assert st["printers"]["printers"]["p1"]["state"] == "idle"
+    assert {"cloud", "printer:p1", "transfers", "housekeeping"} <= set(st["tasks"])
+    assert st["outbox"]["next_seq"] == 1 and st["mem_free"] > 0
+    assert got["config"]["secret"] == "<redacted>"
+    assert got["config"]["printers"][0]["access_code"] == "<redacted>"
+    assert got["printers"]["p1"]["connected"] is True
+    for secret in (HUB_SECRET, ACCESS_CODE):
+        assert secret not in hub.output()
+
+
+async def test_printfarm_sim_hub_boots_firmware_main(tmp_path, pki):
+    """`printfarm sim hub` provisions NVS and boots firmware/main.py (plain ws:// cloud here)."""
+    import os
+    import sys
+
+    from tests.firmware.cloud_server import TestCloud
+    from tests.firmware.conftest import REPO
+
+    cloud = TestCloud()
+    url = await cloud.start(None)
+    state = cloud.add_hub("hub-cli", "cli-secret-1")
+    env = dict(os.environ, PRINTFARM_HUB_SECRET="cli-secret-1", PYTHONPATH=str(REPO))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tools.cli",
+        "sim",
+        "hub",
+        "--hub-id",
+        "hub-cli",
+        "--cloud",
+        url,
+        "--heap",
+        "512K",
+        "--state-dir",
+        str(tmp_path / "hub"),
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        await cloud.wait_for(lambda: state.sessions == 1, timeout=60)
+        assert state.hellos[0]["hub_id"] == "hub-cli"
+    finally:
+        proc.terminate()
+        out, _ = await proc.communicate()
+        await cloud.stop()
+    assert b"cli-secret-1" not in out
+    assert not (tmp_path / "hub" / "provision.json").exists()

@@ -1,7 +1,8 @@
 """hub.log ring buffer in real MicroPython."""
 
 import pytest
-from conftest import MPY_SCRIPTS, run_mpy
+
+from tests.firmware.conftest import MPY_SCRIPTS, run_mpy
 
 pytestmark = pytest.mark.micropython
 

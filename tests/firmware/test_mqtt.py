@@ -130,14 +130,14 @@ def test_connection_refused_port(pki):
 
 def test_keepalive_pings_then_broker_death_ends_loop(broker, pki):
     ca, *_ = pki
-    # keepalive 2 s: mosquitto drops a client silent for 3 s, so staying connected over
+    # keepalive 3 s: mosquitto drops a client silent for 4.5 s, so staying connected over
     # several keepalive periods proves the client pings.
     proc = mpy_runner.popen(
-        SCRIPT, ["listen", "127.0.0.1", broker.port, ca.ca_pem, "bblp", "12345678", 65536, 2]
+        SCRIPT, ["listen", "127.0.0.1", broker.port, ca.ca_pem, "bblp", "12345678", 65536, 3]
     )
     try:
         wait_for(proc, "subscribed")
-        time.sleep(7)
+        time.sleep(10)
         c, _ = peer(broker, ca.ca_pem)
         c.publish("device/test/report", b"still-here", qos=1).wait_for_publish(10)
         row, _ = wait_for(proc, "message")

@@ -1,7 +1,8 @@
 """hub.outbox in real MicroPython: seq from NVS, cumulative acks, journal replay after reboots."""
 
 import pytest
-from conftest import MPY_SCRIPTS, run_mpy
+
+from tests.firmware.conftest import MPY_SCRIPTS, run_mpy
 
 pytestmark = pytest.mark.micropython
 

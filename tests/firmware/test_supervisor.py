@@ -1,7 +1,8 @@
 """hub.supervisor in real MicroPython: crashes restart with backoff, never the hub."""
 
 import pytest
-from conftest import MPY_SCRIPTS, run_mpy
+
+from tests.firmware.conftest import MPY_SCRIPTS, run_mpy
 
 pytestmark = pytest.mark.micropython
 

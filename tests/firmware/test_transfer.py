@@ -144,6 +144,16 @@ async def test_missing_file_and_wrong_size(hub, origin, files):
     assert not r["ok"] and r["code"] == "download_failed", r
 
 
+async def test_chunked_body_must_match_file_size(hub, origin, ftps, files):
+    # A chunked body carries no length: the hub checks the end itself, never truncating.
+    size, _ = files[1]["small.3mf"]
+    r = await stream(hub, origin.url("chunked", "small.3mf"), "short.3mf", size - 1)
+    assert not r["ok"] and r["code"] == "download_failed" and "larger" in r["message"], r
+    r = await stream(hub, origin.url("chunked", "small.3mf"), "long.3mf", size + 1)
+    assert not r["ok"] and r["code"] == "download_failed" and "ended at" in r["message"], r
+    assert not (ftps.root / "short.3mf").exists() and not (ftps.root / "long.3mf").exists()
+
+
 async def test_md5_mismatch(hub, origin, files):
     size, _ = files[1]["small.3mf"]
     r = await stream(hub, origin.url("file", "small.3mf"), "m.3mf", size, "0" * 32)

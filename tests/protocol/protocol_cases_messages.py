@@ -6,7 +6,6 @@ from protocol_vectorlib import same
 from protocol import InvalidMessage, ProtocolError
 from protocol.codec import packb, unpackb
 from protocol.messages import (
-    CATALOGUES,
     CLOUD_TO_HUB,
     DASHBOARD,
     DASHBOARD_TO_SERVER,
@@ -15,7 +14,9 @@ from protocol.messages import (
     MAX_DASHBOARD_FRAME,
     MAX_HUB_FRAME,
     SERVER_TO_DASHBOARD,
+    STATUS_KEYS,
     build,
+    catalogue,
     message_types,
     validate,
 )
@@ -52,6 +53,24 @@ def expect_invalid(msg, direction, field, problem=None):
     raise AssertionError(f"accepted invalid {field} ({direction})")
 
 
+def case_status_keys_match_the_spec():
+    status = catalogue(HUB_TO_CLOUD)["printer_status"].required[1][1]
+    assert tuple(name for name, _ in status.optional) == STATUS_KEYS
+    assert not status.required
+
+
+def case_catalogues_are_built_on_demand():
+    hub = catalogue(CLOUD_TO_HUB)
+    assert catalogue(CLOUD_TO_HUB) is hub
+    assert set(catalogue(HUB_LINK)) == set(hub) | set(catalogue(HUB_TO_CLOUD))
+    try:
+        catalogue("sideways")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("unknown direction accepted")
+
+
 def case_limits():
     assert MAX_HUB_FRAME == 65536
     assert MAX_DASHBOARD_FRAME == 1048576
@@ -86,7 +105,7 @@ def case_missing_required_fields_are_named():
     checked = 0
     for direction in _DIRECTIONS:
         for example in EXAMPLES[direction]:
-            spec = CATALOGUES[direction][example["type"]]
+            spec = catalogue(direction)[example["type"]]
             for field, _ in spec.required:
                 msg = _copy(example)
                 del msg[field]
@@ -99,7 +118,7 @@ def case_wrong_types_are_named():
     checked = 0
     for direction in _DIRECTIONS:
         for example in EXAMPLES[direction]:
-            spec = CATALOGUES[direction][example["type"]]
+            spec = catalogue(direction)[example["type"]]
             for field, _ in spec.required + spec.optional:
                 if field not in example:
                     continue

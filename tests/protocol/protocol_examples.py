@@ -204,5 +204,6 @@ EXAMPLES = {
         {"type": "file_progress", "job_id": "job-1", "bytes_sent": 1000, "bytes_total": 5000},
         {"type": "pong"},
         {"type": "error", "code": "forbidden", "message": "not your printer"},
+        {"type": "notification", "message": "P1S-03 failed at layer 40", "rule_id": "rule-1"},
     ],
 }

@@ -5,7 +5,9 @@ Prints one line per check ("OK name" / "FAIL name: why") and "DONE"; protocol_mp
 
 import gc
 
-from protocol import MalformedFrame, codec
+import micropython
+
+from protocol import MalformedFrame, codec, umsgpack
 
 CLAIMS = (
     ("str32 2^32-1", b"\xdb\xff\xff\xff\xff" + b"a"),
@@ -56,8 +58,33 @@ def real_message():
     assert codec.unpackb(codec.packb(msg)) == msg
 
 
+def stack_at_innermost_key(frame):
+    # The innermost str of the frame is decoded last; record the C stack in use at that moment.
+    seen = []
+    original = umsgpack._decode_str
+
+    def spy(raw):
+        seen.append(micropython.stack_use())
+        return original(raw)
+
+    umsgpack._decode_str = spy
+    try:
+        codec.unpackb(frame)
+    finally:
+        umsgpack._decode_str = original
+    return max(seen)
+
+
+def bounded_stack():
+    # Nesting must not cost C stack (an ESP32 task has ~16 KB): depth 16 vs depth 1.
+    shallow = stack_at_innermost_key(b"\x81\xa1x\xc0")
+    deep = stack_at_innermost_key(b"\x91" * 15 + b"\x81\xa1x\xc0")
+    assert deep - shallow < 512, deep - shallow
+
+
 gc.collect()
 check("heap is 64K", heap_is_small)
+check("depth costs no C stack", bounded_stack)
 for name, data in CLAIMS:
     check(name, claim(data))
 check("valid message still decodes", real_message)

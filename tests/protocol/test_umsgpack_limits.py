@@ -1,4 +1,4 @@
-"""protocol/umsgpack.py under a 64 KiB MicroPython heap: hostile lengths never allocate."""
+"""protocol/umsgpack.py in micropython with a 64 KiB heap: hostile lengths never allocate, depth costs no stack."""
 
 import protocol_mp
 import pytest
@@ -13,6 +13,11 @@ def lowheap_results():
 
 def test_heap_limit_is_in_force(lowheap_results):
     assert lowheap_results["heap is 64K"] == (True, "")
+
+
+def test_nesting_costs_no_c_stack(lowheap_results):
+    ok, why = lowheap_results["depth costs no C stack"]
+    assert ok, why
 
 
 @pytest.mark.parametrize(

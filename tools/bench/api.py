@@ -30,7 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--database-url",
         help="benchmark on this (empty) database instead of a temporary SQLite file",
     )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; best counts")
     parser.add_argument("--json", dest="json_path", help="also write the results here as JSON")
+    parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument(
+        "--docs", type=Path, default=ROOT / "docs" / "benchmarks.md", help=argparse.SUPPRESS
+    )
 
 
 # --- seeding ---------------------------------------------------------------------------------
@@ -371,7 +376,8 @@ def staff_mix(paths: set, ids: dict) -> list:
 
 
 async def bench(args) -> dict:
-    """Seed, run the staff mix against the cloud, then the same load against a bare handler."""
+    """Seed; start the cloud and a bare aiohttp server; alternate rounds of the same load on each
+    (alternating spreads the noise of a shared machine over both); keep each one's best round."""
     import aiohttp
 
     with tempfile.TemporaryDirectory(prefix="pf-bench-") as tmp:
@@ -380,61 +386,69 @@ async def bench(args) -> dict:
         started = time.perf_counter()
         ids = await asyncio.to_thread(seed, database_url, args.printers, args.jobs, args.files)
         print(
-            f"seeded {args.printers} printers, {args.jobs} jobs, {args.files} files in {time.perf_counter() - started:.1f} s",
+            f"seeded {args.printers} printers, {args.jobs} jobs, {args.files} files "
+            f"in {time.perf_counter() - started:.1f} s",
             flush=True,
         )
         process, url = await start_cloud(data_dir, database_url)
+        bare_process, bare_url = await start_bare()
         try:
             async with aiohttp.ClientSession(url) as session:
-                async with session.post(
-                    "/api/v1/auth/login", json={"email": BENCH_EMAIL, "password": BENCH_PASSWORD}
-                ) as r:
+                login = {"email": BENCH_EMAIL, "password": BENCH_PASSWORD}
+                async with session.post("/api/v1/auth/login", json=login) as r:
                     token = (await r.json())["access_token"]
                 async with session.get("/api/v1/openapi.json") as r:
                     document = await r.json()
             paths = {(m.upper(), p) for p, item in document["paths"].items() for m in item}
             mix = staff_mix(paths, ids)
-            cloud = await run_load(
-                url,
-                mix,
-                args.duration,
-                args.concurrency,
-                {"Authorization": f"Bearer {token}"},
-                process.pid,
-            )
+            bare_mix = [("bare handler", 1, lambda r: ("GET", "/bare", None))]
+            auth = {"Authorization": f"Bearer {token}"}
+            clouds, bares = [], []
+            for round_number in range(args.rounds):
+                clouds.append(
+                    await run_load(url, mix, args.duration, args.concurrency, auth, process.pid)
+                )
+                bares.append(
+                    await run_load(
+                        bare_url, bare_mix, args.duration, args.concurrency, {}, bare_process.pid
+                    )
+                )
+                print(
+                    f"round {round_number + 1}: cloud {clouds[-1]['rps']} req/s, "
+                    f"bare {bares[-1]['rps']} req/s",
+                    flush=True,
+                )
         finally:
             await stop(process)
-        bare_process, bare_url = await start_bare()
-        try:
-            bare = await run_load(
-                bare_url,
-                [("bare handler", 1, lambda r: ("GET", "/bare", None))],
-                args.duration,
-                args.concurrency,
-                {},
-                bare_process.pid,
-            )
-        finally:
             await stop(bare_process)
+    cloud = max(clouds, key=lambda r: r["rps"])
+    bare = max(bares, key=lambda r: r["rps"])
     return {
         "database": "postgresql" if database_url.startswith("postgres") else "sqlite",
         "seed": {"printers": args.printers, "jobs": args.jobs, "files": args.files},
         "concurrency": args.concurrency,
+        "duration_s": args.duration,
+        "rounds": args.rounds,
+        "cpus": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 1),
         "cloud": cloud,
         "bare": bare,
         "ratio": round(cloud["rps"] / bare["rps"], 3) if bare["rps"] else None,
+        "all_rounds": {"cloud": [r["rps"] for r in clouds], "bare": [r["rps"] for r in bares]},
     }
 
 
 def report(result: dict) -> str:
     """A human-readable table of the results."""
     lines = [
-        f"database {result['database']}, concurrency {result['concurrency']}, cpus {os.cpu_count()}",
+        f"database {result['database']}, concurrency {result['concurrency']}, "
+        f"cpus {result['cpus']}, load average {result['load_average']}",
         f"{'target':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  statuses",
     ]
     for kind, s in result["cloud"]["kinds"].items():
+        rate = s["requests"] / result["cloud"]["seconds"]
         lines.append(
-            f"  {kind:32} {s['requests'] / result['cloud']['seconds']:9.1f} {s['p50_ms']:8.2f} {s['p99_ms']:8.2f}  {s['statuses']}"
+            f"  {kind:32} {rate:9.1f} {s['p50_ms']:8.2f} {s['p99_ms']:8.2f}  {s['statuses']}"
         )
     for name in ("cloud", "bare"):
         r = result[name]
@@ -447,12 +461,67 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown(result: dict) -> str:
+    """The `api` section of docs/benchmarks.md."""
+    seed_info = result["seed"]
+    cloud, bare = result["cloud"], result["bare"]
+    lines = [
+        "## api",
+        "",
+        f"`printfarm bench api`: one tenant with {seed_info['printers']} printers, "
+        f"{seed_info['jobs']:,} print jobs and {seed_info['files']:,} files in "
+        f"{result['database']}; `printfarm cloud serve` as its own process (access logs on, rate "
+        f"limits counted in the database kv on every request); {result['concurrency']} requests "
+        f"in flight for {result['duration_s']:g} s per round, {result['rounds']} rounds alternating "
+        'with a bare aiohttp handler (`web.json_response({"ok": true})`) in another process on '
+        "the same machine; best round of each. Machine: "
+        f"{result['cpus']} cores shared with other work (load average {result['load_average']}).",
+        "",
+        "| request (staff mix) | share | req/s | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for kind, s in cloud["kinds"].items():
+        share = s["requests"] / cloud["requests"]
+        rate = s["requests"] / cloud["seconds"]
+        lines.append(
+            f"| {kind} | {share:.0%} | {rate:,.1f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} |"
+        )
+    lines += [
+        "",
+        "| target | req/s | p50 ms | p99 ms | server CPU ms/request |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, r in (("cloud, staff mix", cloud), ("bare aiohttp handler", bare)):
+        cpu = r.get("server_cpu_ms_per_request")
+        lines.append(
+            f"| {name} | {r['rps']:,.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+            + (f"{cpu:.2f} |" if cpu is not None else "n/a |")
+        )
+    lines += [
+        "",
+        f"**Ratio cloud / bare: {result['ratio']:.3f}** (throughput). Rounds: cloud "
+        f"{result['all_rounds']['cloud']}, bare {result['all_rounds']['bare']} req/s.",
+        "",
+        "Each API request authenticates (JWT HS256), checks the tenant membership and role in the "
+        "database, counts the per-user rate limit in the database kv, validates its query, runs "
+        "the page query with a total count on the database thread pool and serialises a page of "
+        "up to 50 rows; the bare handler does none of that. Server CPU per request is the steadier "
+        "figure on a shared machine.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def run(args) -> int:
     """Entry point of `printfarm bench api`."""
     result = asyncio.run(bench(args))
     print(report(result))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(result, indent=2))
+    if args.write_docs:
+        from tools.bench.protocol import write_section
+
+        write_section(args.docs, "api", markdown(result))
+        print(f"wrote the api section of {args.docs}")
     failures = {
         kind: s["statuses"]
         for kind, s in result["cloud"]["kinds"].items()

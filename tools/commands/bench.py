@@ -15,6 +15,10 @@ BENCHMARKS = {
         "tools.bench.fanout",
         "largest farm one cloud process holds at 1 status/s per printer",
     ),
+    "stream": (
+        "tools.bench.stream",
+        "hub file streaming (HTTP -> FTPS) on MicroPython vs a CPython copy, peak heap",
+    ),
 }
 
 

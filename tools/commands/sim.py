@@ -10,6 +10,8 @@ import os
 import signal
 import sys
 
+from tools.commands.sim_hub import add_hub_commands
+
 
 def _size(text: str) -> int:
     """'64M' -> bytes (K/M/G suffixes, powers of 1024)."""
@@ -100,7 +102,7 @@ def add_printer_commands(sim_commands) -> None:
 
 
 # `sim` subcommands: each adds its parser to the `sim` sub-parsers. Add yours to this list.
-SIM_COMMANDS = [add_printer_commands]
+SIM_COMMANDS = [add_printer_commands, add_hub_commands]
 
 
 def register(subparsers) -> None:

@@ -1,4 +1,4 @@
-"""Factories for the core resources: printers and members."""
+"""Factories for the core resources: printers, members, invitations."""
 
 import uuid
 
@@ -17,4 +17,13 @@ async def make_member(account, server) -> dict:
     return {"id": member.user_id}
 
 
-FACTORIES = {"printer": make_printer, "member": make_member}
+async def make_invitation(account, server) -> dict:
+    r = await account.api.post(
+        "/api/v1/invitations",
+        json={"email": f"invitee-{uuid.uuid4().hex[:8]}@example.com", "role": "viewer"},
+    )
+    assert r.status == 201, r.json
+    return {"id": r.json["id"]}
+
+
+FACTORIES = {"printer": make_printer, "member": make_member, "invitation": make_invitation}

@@ -4,6 +4,7 @@ import asyncio
 import hashlib
 
 import aiohttp
+import pytest
 
 from cloud.keys import STORAGE
 from cloud.services import files as files_service
@@ -126,6 +127,14 @@ async def test_raw_body_upload_and_bad_uploads_leave_nothing(sqlite_server, tmp_
     form.add_field("name", "nofile.3mf")
     r = await owner.api.post("/api/v1/files", data=form)
     assert (r.status, r.json["error"]["field"]) == (422, "file")
+    # Found by schemathesis: broken multipart framing is a 400, not a 500.
+    garbage = b"--b0undary\r\n-2.25e+235--b0undary--\r\n"
+    r = await owner.api.post(
+        "/api/v1/files",
+        data=garbage,
+        headers={"Content-Type": "multipart/form-data; boundary=b0undary"},
+    )
+    assert (r.status, r.error_code) == (400, "bad_request"), r.json
     assert stored(sqlite_server) == before
 
 
@@ -169,3 +178,59 @@ async def test_upload_size_limit_and_dropped_connection(sqlite_server, tmp_path,
     # The server is still healthy and accepts the complete upload afterwards.
     r = await upload_multipart(owner, path, name="drop.3mf")
     assert r.status == 201, r.json
+
+
+async def test_uploads_are_rate_limited_per_tenant(server_factory, tmp_path):
+    from cloud.config import RateLimit
+    from tests.cloud.conftest import TEST_RATE_LIMITS
+
+    limits = {**TEST_RATE_LIMITS, "upload": RateLimit(2, 3_600_000)}
+    path = tmp_path / "p.3mf"
+    write_bambu_3mf(path)
+    async with server_factory(rate_limits=limits) as server:
+        owner = await server.register()
+        colleague = await server.member_of(owner, "operator")
+        for name, account in (("a.3mf", owner), ("b.3mf", colleague)):
+            assert (await upload_multipart(account, path, name=name)).status == 201
+        # The third upload of the tenant within the hour, whoever sends it, is refused.
+        r = await upload_multipart(colleague, path, name="c.3mf")
+        assert (r.status, r.error_code) == (429, "rate_limited"), r.json
+        assert int(r.headers["Retry-After"]) > 0
+        other = await server.register()  # another tenant has its own budget
+        assert (await upload_multipart(other, path, name="c.3mf")).status == 201
+        assert (await owner.api.get("/api/v1/files")).json["total"] == 2
+
+
+@pytest.mark.slow
+async def test_large_upload_is_streamed_not_held_in_memory(sqlite_server, tmp_path):
+    """A ~40 MB 3MF goes through upload, storage and metadata extraction while Python's heap
+    (client and server share this process) grows by a small fraction of the file."""
+    import tracemalloc
+
+    from hub_sim.threemf import write_3mf
+
+    info = write_3mf(tmp_path / "big.gcode.3mf", gcode_size=100 * 1024 * 1024, seed=7)
+    assert info.size > 30 * 1024 * 1024
+    owner = await sqlite_server.register()
+
+    async def from_disk():
+        with open(info.path, "rb") as handle:
+            while chunk := handle.read(256 * 1024):
+                yield chunk
+
+    tracemalloc.start()
+    try:
+        r = await owner.api.post(
+            "/api/v1/files",
+            data=from_disk(),
+            params={"name": "big.gcode.3mf"},
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert r.status == 201, r.json
+    assert r.json["file_size_bytes"] == info.size
+    assert r.json["md5"] == info.md5
+    print(f"upload of {info.size} bytes: Python heap peak {peak} bytes")
+    assert peak < info.size // 4, f"peak {peak} bytes for a {info.size}-byte upload"

@@ -153,3 +153,28 @@ async def test_corrupt_too_large_dropped_and_duplicate(tenants, storage, tmp_pat
             await files.upload_print_file(run_db, storage, a, chunks_of(path), name=name)
         assert info.value.field == "name"
     assert len(stored_objects(storage)) == 2 and row_counts() == (1, 1, 1)
+
+
+async def test_print_source_for_hub_commands(tenants, storage, tmp_path):
+    a, b = tenants
+    path = tmp_path / "two.3mf"
+    write_bambu_3mf(path, plates=2)
+    record = await files.upload_print_file(run_db, storage, a, chunks_of(path), name="two.3mf")
+    assert record["md5"] == hashlib.md5(path.read_bytes()).hexdigest()
+    signer = UrlSigner(b"s" * 32)
+    source = files.print_source(
+        a, signer, record["id"], public_url="https://farm.example/", plate_index=2
+    )
+    assert source["file_url"].startswith("https://farm.example/storage/")
+    assert (source["file_name"], source["file_size"], source["plate"]) == (
+        "two.3mf",
+        path.stat().st_size,
+        2,
+    )
+    assert source["file_md5"] == record["md5"]
+    with pytest.raises(ApiError) as info:
+        files.print_source(a, signer, record["id"], public_url="https://x", plate_index=3)
+    assert info.value.field == "plate"
+    with pytest.raises(ApiError) as info:
+        files.print_source(b, signer, record["id"], public_url="https://x")
+    assert info.value.status == 404

@@ -45,6 +45,7 @@ async def test_put_streams_hashes_and_reads_back(storage):
     stored = await storage.put(key, stream(data), max_bytes=2_000_000)
     assert stored.size == len(data)
     assert stored.sha256 == hashlib.sha256(data).hexdigest()
+    assert stored.md5 == hashlib.md5(data).hexdigest()
     assert key == "tenant-a/print-files/file-1.3mf"
     assert await storage.exists(key)
     assert await storage.size(key) == len(data)
@@ -214,3 +215,32 @@ async def test_signed_download_refuses_bad_signatures(served):
     missing = signer.sign(print_file_key("tenant-a", "nope"))
     async with session.get(missing.absolute(base)) as response:
         assert response.status == 404
+
+
+def test_stale_spool_files_are_swept_at_start(tmp_path):
+    import os
+    import time
+
+    spool = tmp_path / "s" / ".spool"
+    spool.mkdir(parents=True)
+    old, fresh = spool / "old.part", spool / "fresh.part"
+    old.write_bytes(b"left by a crash")
+    fresh.write_bytes(b"an upload in progress in another process")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    store = LocalFolderStorage(tmp_path / "s")
+    assert store.removed_stale_spools == 1
+    assert not old.exists() and fresh.exists()
+
+
+async def test_reader_keeps_its_version_while_the_key_is_replaced(storage):
+    key = "t/camera-snapshots/cam.jpg"
+    await storage.put_bytes(key, b"A" * 300_000)
+    async with await storage.reader(key) as opened:
+        await storage.put_bytes(key, b"B" * 10)  # the hub uploads a new snapshot meanwhile
+        data = b"".join([c async for c in opened.chunks(chunk_size=65536)])
+        assert opened.size == 300_000 and data == b"A" * 300_000
+        assert b"".join([c async for c in opened.chunks(299_990, 400_000)]) == b"A" * 10
+    assert await storage.read_bytes(key) == b"B" * 10
+    with pytest.raises(ObjectNotFound):
+        await storage.reader("t/camera-snapshots/none.jpg")

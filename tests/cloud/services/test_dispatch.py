@@ -59,6 +59,14 @@ def test_unfit_printers_get_nothing_and_say_why(farm, change, reason):
     assert reason in explained["reason"]
 
 
+def test_unknown_loaded_filament_does_not_block(farm):
+    ctx, hub, _product, sku, pfile = farm
+    printer = f.printer(ctx, hub, current_filament_type=None, current_color=None)
+    jobs.create_job(ctx, print_file_id=pfile.id, product_sku_id=sku.id)
+    (assignment,) = dispatch.dispatch_tenant(ctx.tenant_id)
+    assert assignment.printer_id == printer.id
+
+
 def test_offline_hub_gets_nothing(farm):
     ctx, hub, _product, sku, pfile = farm
     f.printer(ctx, hub)

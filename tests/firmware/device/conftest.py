@@ -13,6 +13,17 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 MICROPYTHON = ROOT / ".venv" / "bin" / "micropython"
 HERE = pathlib.Path(__file__).resolve().parent
 MP_HELPERS = HERE / "mp"
+RADIO = MP_HELPERS / "radio"  # the mocked WiFi radio (network module) for WifiManager tests
+
+
+def microdot_dir():
+    """Folder holding the pinned microdot package from PyPI (as frozen into the firmware)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("microdot")
+    return pathlib.Path(spec.submodule_search_locations[0]).parent
+
+
 HEAP = "512K"
 
 
@@ -21,6 +32,19 @@ def free_port(kind=socket.SOCK_STREAM):
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+VENDOR = ROOT / "build" / "mp-vendor"  # holds only a link to microdot (not all of site-packages)
+
+
+def _link_vendor():
+    VENDOR.mkdir(parents=True, exist_ok=True)
+    link = VENDOR / "microdot"
+    if not link.exists():
+        try:
+            link.symlink_to(microdot_dir() / "microdot", target_is_directory=True)
+        except FileExistsError:
+            pass
 
 
 class Hub:
@@ -34,6 +58,7 @@ class Hub:
         self.boots = []
 
     def environ(self):
+        _link_vendor()
         env = dict(os.environ)
         path = [
             ".frozen",
@@ -42,6 +67,7 @@ class Hub:
             ROOT / "hardware" / "host",
             ROOT,
             MP_HELPERS,
+            VENDOR,
         ]
         env["MICROPYPATH"] = ":".join(str(p) for p in path)
         env["PRINTFARM_HUB_DIR"] = str(self.dir)

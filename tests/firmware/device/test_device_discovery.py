@@ -1,11 +1,14 @@
 """discovery.discover() under micropython hears Bambu SSDP NOTIFY announcers on loopback."""
 
+import pathlib
 import socket
 import threading
 
 import pytest
 
 pytestmark = pytest.mark.micropython
+
+MICROPYTHON = pathlib.Path(__file__).resolve().parents[3] / ".venv" / "bin" / "micropython"
 
 NOTIFY = (
     "NOTIFY * HTTP/1.1\r\n"
@@ -114,3 +117,53 @@ print(parse_notify(ok + b'NTS: ssdp:byebye\n'))
         or "'model': 'P2S'" in out[0]
     ), proc.stdout
     assert out[1:7] == ["10.0.0.9", "ZZ9", "None", "S1", "None", "None"], proc.stdout
+
+
+async def test_discover_finds_three_simulated_printers(hub, free_port):
+    """The hub_sim Bambu printers' own SSDP announcers (aimed at loopback) are heard."""
+    import asyncio
+    import json
+
+    from hub_sim.bambu.printer import SimulatedBambuPrinter
+
+    port = free_port(socket.SOCK_DGRAM)
+    specs = [("00M09C452703629", "X1C"), ("01P00A123456789", "P1S"), ("039AAB111222333", "A1")]
+    printers = [
+        SimulatedBambuPrinter(
+            serial,
+            "12345678",
+            model=model,
+            mqtt_port=0,
+            ftps_port=None,
+            camera_port=None,
+            ssdp_target=("127.0.0.1", port),
+            ssdp_interval=0.2,
+            advertise_ip=f"10.1.0.{n}",
+        )
+        for n, (serial, model) in enumerate(specs, 1)
+    ]
+    for printer in printers:
+        await printer.start()
+    try:
+        code = (
+            "import asyncio, json\nfrom device import discovery\n"
+            f"print('RESULT', json.dumps(asyncio.run(discovery.discover(1.5, {port}))))\n"
+        )
+        proc = await asyncio.create_subprocess_exec(
+            str(MICROPYTHON),
+            "-c",
+            code,
+            env=hub.environ(),
+            cwd=hub.dir,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out = (await asyncio.wait_for(proc.communicate(), 60))[0].decode()
+    finally:
+        for printer in printers:
+            await printer.stop()
+    found = json.loads(out.split("RESULT ", 1)[1])
+    assert [(p["serial"], p["model"], p["ip"]) for p in found] == [
+        (serial, model, f"10.1.0.{n}") for n, (serial, model) in enumerate(specs, 1)
+    ]
+    assert all(p["name"] == printer.name for p, printer in zip(found, printers, strict=True))

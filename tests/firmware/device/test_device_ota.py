@@ -34,7 +34,7 @@ def test_good_image_takes_and_is_marked_valid(bench):
     boot_and_update(hub, cloud, files, signer, "2.0.0")
     hub.start(BOOT)
     hello = cloud.wait_hellos(2)
-    assert hello["firmware"] == "2.0.0" and hello["reset_reason"] == "hard_reset"
+    assert hello["firmware"] == "2.0.0" and hello["reset_reason"] == "hard"
     cloud.wait(lambda m: m.get("lines") == ["health: confirmed"], what="confirmation")
     hub.stop()  # power cycle: the confirmed image stays
     hub.start(BOOT)
@@ -57,7 +57,7 @@ def test_image_that_never_reaches_the_cloud_rolls_back(bench):
     hub.start(BOOT)
     hub.wait_line("rolling back")  # the bootloader, on this boot
     hello = cloud.wait_hellos(seen + 1)
-    assert hello["firmware"] == "0.0.0+host" and hello["reset_reason"] == "hard_reset"
+    assert hello["firmware"] == "0.0.0+host" and hello["reset_reason"] == "hard"
     note = cloud.wait(lambda m: m.get("type") == "hub_log" and len(m["lines"]) > 1, what="notes")
     assert "firmware 2.0.0-broken was rolled back" in note["lines"][1]
 

@@ -13,6 +13,9 @@ import time
 
 import pytest
 from bambulabs_api import GcodeState, Printer
+from bambulabs_api.camera_client import PrinterCamera
+from bambulabs_api.ftp_client import PrinterFTPClient
+from bambulabs_api.mqtt_client import PrinterMQTTClient
 
 from hub_sim.bambu import SimulatedBambuPrinter
 from hub_sim.threemf import write_3mf
@@ -22,7 +25,10 @@ SERIAL_P1S = "01P00A391800002"
 
 
 async def start_on_default_ports(tmp_path, **kwargs):
-    """A printer on 8883/990/6000 of a random 127.x.y.z, so clients need no port settings."""
+    """A printer on 8883/990/6000 of a random 127.x.y.z, so clients need no port settings.
+
+    Without the privilege to bind port 990 it falls back to OS-chosen ports (see `make_client`).
+    """
     for _ in range(20):
         alias = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}"
         printer = SimulatedBambuPrinter(
@@ -37,10 +43,36 @@ async def start_on_default_ports(tmp_path, **kwargs):
         )
         try:
             await printer.start()
+        except PermissionError:
+            break
         except OSError:
             continue
         return printer
-    raise RuntimeError("no free loopback alias for ports 8883/990/6000")
+    printer = SimulatedBambuPrinter(
+        SERIAL_P1S,
+        ACCESS_CODE,
+        mqtt_port=0,
+        ftps_port=0,
+        camera_port=0,
+        workdir=tmp_path / "ephemeral",
+        **kwargs,
+    )
+    await printer.start()
+    return printer
+
+
+def make_client(printer) -> Printer:
+    """bambulabs-api's Printer; its own sub-clients get the ports only if they are not the
+    printer defaults (their constructors take a port)."""
+    client = Printer(printer.advertise_ip, ACCESS_CODE, printer.serial)
+    if (printer.mqtt_port, printer.ftps_port, printer.camera_port) != (8883, 990, 6000):
+        ip = printer.advertise_ip
+        client.mqtt_client = PrinterMQTTClient(
+            ip, ACCESS_CODE, printer.serial, port=printer.mqtt_port
+        )
+        client.ftp_client = PrinterFTPClient(ip, ACCESS_CODE, port=printer.ftps_port)
+        client.camera_client = PrinterCamera(ip, ACCESS_CODE, port=printer.camera_port)
+    return client
 
 
 def wait_until(predicate, what):
@@ -59,7 +91,7 @@ async def test_bambulabs_api_uploads_starts_and_sees_finish(tmp_path):
     try:
 
         def drive():
-            client = Printer(printer.advertise_ip, ACCESS_CODE, SERIAL_P1S)
+            client = make_client(printer)
             client.connect()
             try:
                 wait_until(client.mqtt_client_ready, "first report")

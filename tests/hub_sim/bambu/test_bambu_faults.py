@@ -58,12 +58,12 @@ def test_hms_code_parsing():
 
 async def test_fail_at_layer_raises_hms_and_fails(p1s, mqtt_client):
     write_3mf(p1s.sd_path / "j.3mf", print_time_s=50_000, layers=100)
-    p1s.fail_at_layer(5, hms="0300_0100_0001_0007")
+    p1s.fail_at_layer(5)
     mqtt_client.send(project_file("j.3mf"))
     state = await mqtt_client.wait_state(lambda s: s.get("gcode_state") == "FAILED")
     assert state["layer_num"] >= 5
-    assert state["hms"] == [{"attr": 0x03000100, "code": 0x00010007}]
-    assert state["print_error"] == 0x03000007
+    assert state["hms"] == [{"attr": 0x03001A00, "code": 0x00020002}]
+    assert state["print_error"] == 0x03004006
 
 
 async def test_fail_at_layer_can_pause_instead(p1s, mqtt_client):
@@ -282,3 +282,43 @@ async def test_p1_drops_client_subscribing_to_request_topic(p1s, mqtt_client):
     mqtt_client.client.subscribe(p1s.request_topic)
     rc = await asyncio.to_thread(mqtt_client.disconnects.get, True, GUARD_S)
     assert rc.is_failure
+
+
+async def test_system_reboot_command_over_mqtt(p1s, mqtt_client):
+    mqtt_client.send({"system": {"sequence_id": "0", "command": "reboot"}})
+    ack = await mqtt_client.next_message(lambda d: d.get("system", {}).get("command") == "reboot")
+    assert ack["system"]["result"] == "success"
+    await asyncio.to_thread(mqtt_client.disconnects.get, True, GUARD_S)
+    assert await mqtt_client.connected() == 0
+    assert p1s.reboots == 1
+
+
+async def test_stop_during_reboot_leaves_everything_down(tmp_path):
+    p = SimulatedBambuPrinter(
+        "01P00A391800008",
+        ACCESS_CODE,
+        mqtt_port=0,
+        ftps_port=0,
+        camera_port=0,
+        workdir=tmp_path / "p",
+    )
+    await p.start()
+    port = p.mqtt_port
+    p.spawn(p.reboot(downtime_s=30))
+    await asyncio.sleep(0.2)
+    await p.stop()
+    assert not p.online
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_sd_card_removed(p1s, mqtt_client):
+    write_3mf(p1s.sd_path / "j.3mf", print_time_s=60, layers=2)
+    p1s.set_sd_card_inserted(False)
+    with pytest.raises(ftplib.error_perm, match="553 Could not create file"):
+        await asyncio.to_thread(_upload, p1s.ftps_port, "x.3mf", b"x")
+    mqtt_client.send(project_file("j.3mf"))
+    state = await mqtt_client.wait_state(lambda s: s.get("gcode_state") == "FAILED")
+    assert state["print_error"] == 0x0500400C and state["sdcard"] is False
+    p1s.set_sd_card_inserted(True)
+    assert (await asyncio.to_thread(_upload, p1s.ftps_port, "x.3mf", b"x")).startswith("226")

@@ -240,8 +240,13 @@ async def test_wrong_md5_fails(client, printer):
 
 async def test_right_md5_and_file_url_start(client, printer):
     info = write_3mf(printer.sd_path / "cache" / "b.3mf", print_time_s=60, layers=3)
-    client.send(project_file("b.3mf", url="file:///sdcard/cache/b.3mf", md5=info.md5.upper()))
-    await client.wait_state(lambda s: s.get("gcode_state") == "FINISH")
+    client.send(
+        project_file(
+            "b.3mf", url="file:///sdcard/cache/b.3mf", md5=info.md5.upper(), ams_mapping=[2]
+        )
+    )
+    state = await client.wait_state(lambda s: s.get("gcode_state") == "FINISH")
+    assert state["ams"]["tray_now"] == "2"  # the mapped AMS slot
 
 
 async def test_print_speed_gcode_line_and_lights(client, printer):
@@ -371,3 +376,31 @@ async def test_x1_reports_unpacked_plate_as_gcode_file(tmp_path):
             assert state["stg_cur"] == -1
         finally:
             c.close()
+
+
+async def test_gcode_file_prints_a_bare_gcode(client, printer):
+    (printer.sd_path / "part.gcode").write_text(
+        "; HEADER_BLOCK_START\n; total estimated time: 1h 2m 3s\n; total layer number: 7\n"
+        "; HEADER_BLOCK_END\n; filament_type = PETG\nG28\n"
+    )
+    client.send(
+        {"print": {"sequence_id": "0", "command": "gcode_file", "param": "/sdcard/part.gcode"}}
+    )
+    await client.next_message(is_print_ack("gcode_file"))
+    state = await client.wait_state(lambda s: s.get("gcode_state") == "RUNNING")
+    assert state["total_layer_num"] == 7
+    assert printer.machine.job.print_time_s == 3723  # 1h 2m 3s from the header
+    assert printer.state["bed_target_temper"] == 70  # PETG
+    await client.wait_state(lambda s: s.get("gcode_state") == "FINISH")
+    client.send({"print": {"command": "gcode_file", "param": "/sdcard/missing.gcode"}})
+    state = await client.wait_state(lambda s: s.get("gcode_state") == "FAILED")
+    assert state["print_error"] == ERR_FILE_NOT_AVAILABLE
+
+
+async def test_project_file_with_wrong_types_does_not_break_the_printer(client, printer):
+    write_3mf(printer.sd_path / "t.3mf", print_time_s=60, layers=2)
+    client.send({"print": {"command": "project_file", "param": 5, "url": ["x"], "subtask_name": 3}})
+    state = await client.wait_state(lambda s: s.get("gcode_state") == "FAILED")
+    assert state["print_error"] != 0 and isinstance(printer.state["subtask_name"], str)
+    client.send(project_file("t.3mf"))
+    await client.wait_state(lambda s: s.get("gcode_state") == "FINISH")

@@ -9,7 +9,7 @@ import os
 
 import machine
 from benchlink import BenchLink
-from device import discovery, health, safemode, update_command, watchdog
+from device import discovery, health, platform, safemode, update_command
 from http_fetch import fetch
 
 APP_NAME = "factory"
@@ -27,15 +27,10 @@ async def _send_notes(link, report):
     await link.send({"type": "hub_log", "lines": lines})
 
 
-async def _health(link):
-    check = health.HealthCheck(
-        lambda: link.up,
-        stable_ms=_env_int("BENCH_STABLE_MS", 300),
-        deadline_ms=_env_int("BENCH_DEADLINE_MS", 4000),
-        run_ok_ms=_env_int("BENCH_RUN_OK_MS", 300),
-    )
-    result = await check.run()
-    await link.send({"type": "hub_log", "lines": ["health: %s" % result]})
+async def _report_health(link, check):
+    while check.result is None:
+        await asyncio.sleep_ms(50)
+    await link.send({"type": "hub_log", "lines": ["health: %s" % check.result]})
 
 
 async def _beating(beat):
@@ -53,12 +48,18 @@ async def _main():
     report = health.boot_report()
     print("bench: boot report", report)
     link = BenchLink(report)
-    dog = watchdog.Watchdog(timeout_ms=_env_int("BENCH_WDT_MS", 2000), check_ms=100)
     asyncio.create_task(link.run())
-    asyncio.create_task(dog.run())
+    dog, check = platform.supervise_app(
+        lambda: link.up,
+        wdt_timeout_ms=_env_int("BENCH_WDT_MS", 2000),
+        check_ms=100,
+        stable_ms=_env_int("BENCH_STABLE_MS", 300),
+        deadline_ms=_env_int("BENCH_DEADLINE_MS", 4000),
+        run_ok_ms=_env_int("BENCH_RUN_OK_MS", 300),
+    )
     asyncio.create_task(_beating(dog.register("cloud_link", 1000)))
     asyncio.create_task(_send_notes(link, report))
-    asyncio.create_task(_health(link))
+    asyncio.create_task(_report_health(link, check))
     while True:
         command = await link.recv()
         kind = command.get("type")

@@ -1,0 +1,1 @@
+"""Printer drivers: one module per printer family behind drivers.base.PrinterDriver."""
