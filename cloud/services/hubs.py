@@ -128,11 +128,13 @@ def mark_connected(hub_id: str, connection_id: str, hello: dict) -> HubSession:
     ):
         if hello.get(key) is not None:
             fields[column] = hello[key]
+    # Lock order everywhere: hub_links before hubs (mark_disconnected, the sweep), so two
+    # connections of one hub racing through connect/disconnect cannot deadlock on PostgreSQL.
     with write_transaction(database_proxy.obj), system_access():
-        Hub.update(fields).where(Hub.id == hub_id).execute()
         HubLink.update(connection_id=connection_id, connected_at=now).where(
             HubLink.hub_id == hub_id
         ).execute()
+        Hub.update(fields).where(Hub.id == hub_id).execute()
         return load_session(hub_id)
 
 
@@ -190,8 +192,8 @@ def sweep_stale_hubs(older_than_ms: int) -> list[tuple[str, str | None]]:
         )
         if stale:
             ids = [hub_id for hub_id, _ in stale]
-            Hub.update(is_online=0, updated_at=now).where(Hub.id.in_(ids)).execute()
             HubLink.update(connection_id=None).where(HubLink.hub_id.in_(ids)).execute()
+            Hub.update(is_online=0, updated_at=now).where(Hub.id.in_(ids)).execute()
     return stale
 
 
