@@ -16,6 +16,7 @@ from hub.supervisor import Supervisor
 from hub.version import VERSION
 
 HOUSEKEEPING_MS = 10000  # gc.collect() and the heap's low-water mark, every 10 s
+LOW_WATER_STEP = 8192  # log the low-water mark again only when it sinks by 8 KB more
 
 
 class App:
@@ -71,11 +72,16 @@ class App:
         self.stopped.set()
 
     async def _housekeeping(self):
+        await asyncio.sleep_ms(HOUSEKEEPING_MS)  # first sample once the tasks are up
         while True:
             gc.collect()
             free = gc.mem_free()
-            if self.min_free is None or free < self.min_free:
+            if self.min_free is None or free < self.min_free - LOW_WATER_STEP:
+                # A new low-water mark: logged (and so shipped to the cloud) in coarse steps.
                 self.min_free = free
+                log.info(
+                    "app", "heap low-water mark: %d free of %d" % (free, free + gc.mem_alloc())
+                )
             await asyncio.sleep_ms(HOUSEKEEPING_MS)
 
     def status(self):

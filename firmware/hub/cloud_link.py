@@ -90,11 +90,13 @@ class CloudLink:
             "frames_in": 0,
             "frames_out": 0,
             "bad_frames": 0,
+            "invalid_out": 0,
             "last_error": None,
             "last_close": None,
         }
         self.backoff = None
         self._up_since = 0
+        self._ctx = None
 
     # -- public API for the rest of the hub ------------------------------------------------
     def post_status(self, printer_id, changes):
@@ -170,12 +172,42 @@ class CloudLink:
         """A verifying TLS context for a wss:// or https:// URL of the cloud (None for plain)."""
         if not (url.startswith("wss://") or url.startswith("https://")):
             return None
-        bundle = self.config.ca_bundle or self.ca_bundle
-        if not bundle:
-            raise OSError("TLS URL without a CA bundle")
-        return websocket.tls_context(bundle)
+        if self._ctx is None:
+            # Built once and reused: parsing the bundle on every reconnect costs heap and time.
+            bundle = self.config.ca_bundle or self.ca_bundle
+            if not bundle:
+                raise OSError("TLS URL without a CA bundle")
+            self._ctx = websocket.tls_context(bundle)
+        return self._ctx
+
+    def _checked(self, msg):
+        """msg if the contract accepts it; a status loses only its bad keys; else None.
+
+        The cloud closes the link on an invalid frame, so one bad value from a driver would
+        otherwise turn into a reconnect loop.
+        """
+        while True:
+            try:
+                return messages.validate(msg, messages.HUB_TO_CLOUD)
+            except ProtocolError as e:
+                self.stats["invalid_out"] += 1
+                field = getattr(e, "field", "")
+                status = msg.get("status") if msg.get("type") == "printer_status" else None
+                prefix = "printer_status.status."
+                if status and field.startswith(prefix):
+                    key = field[len(prefix) :].split(".")[0].split("[")[0]
+                    if key in status:
+                        log.warn("cloud", "status key %s dropped: %s" % (key, e))
+                        del status[key]
+                        if status:
+                            continue
+                        return None
+                log.error("cloud", "invalid %s not sent: %s" % (msg.get("type"), e))
+                return None
 
     async def _send(self, ws, msg):
+        if self._checked(msg) is None:
+            return
         data = codec.packb(msg)
         if len(data) > MAX_HUB_FRAME:
             # Never put an oversize frame on the wire: the cloud would drop the whole link.
@@ -342,6 +374,7 @@ class CloudLink:
             self.outbox.ack(msg["seq"])
         elif kind == "claim_update":
             self._apply_claim(msg)
+            log.info("cloud", "claim update: claimed=%s tenant=%s" % (self.claimed, self.tenant_id))
         elif kind == "error":
             log.warn("cloud", "cloud error %s: %s" % (msg["code"], msg["message"]))
         elif kind in COMMAND_TYPES:

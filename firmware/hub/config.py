@@ -13,8 +13,12 @@ except ImportError:
 
 
 NAMESPACE = "printfarm"
-# Largest blob read back (the printers list, a CA bundle): a transient 8 KiB buffer per read.
+# Blobs are read into a 128 B buffer first (ids, URLs, secrets fit); only a larger one (the
+# printers list, a CA bundle) takes a transient buffer of up to 8 KiB. Values are cached after
+# the first read, so the long-running hub does not need 8 KiB of contiguous heap again.
+BLOB_SMALL = const(128)
 BLOB_MAX = const(8192)
+_ENOENT = 2
 # Keys whose values never reach a log line, the REPL's config() view or the cloud.
 SECRET_KEYS = ("secret", "wifi_pass")
 SECRET_PRINTER_FIELDS = ("access_code",)
@@ -41,16 +45,29 @@ class Config:
 
     def __init__(self, nvs=None):
         self._nvs = nvs if nvs is not None else esp32.NVS(NAMESPACE)
+        self._cache = {}  # key -> bytes, or None when absent
 
     # -- raw access ----------------------------------------------------------------------
+    def _read_blob(self, key):
+        for size in (BLOB_SMALL, BLOB_MAX):
+            buf = bytearray(size)
+            try:
+                n = self._nvs.get_blob(key, buf)
+                return bytes(buf[:n])
+            except OSError as e:
+                if e.args and e.args[0] == _ENOENT:
+                    return None
+                # Anything else is "buffer too small" (ESP_ERR_NVS_INVALID_LENGTH): retry larger.
+        return None
+
     def get_bytes(self, key, default=None):
         """A blob, or default when absent."""
-        buf = bytearray(BLOB_MAX)
-        try:
-            n = self._nvs.get_blob(key, buf)
-        except OSError:
-            return default
-        return bytes(buf[:n])
+        if key in self._cache:
+            data = self._cache[key]
+        else:
+            data = self._read_blob(key)
+            self._cache[key] = data
+        return default if data is None else data
 
     def get_str(self, key, default=None):
         """A UTF-8 blob as str, or default when absent."""
@@ -66,6 +83,7 @@ class Config:
 
     def set(self, key, value):
         """Store an int (i32) or a str/bytes (blob); None erases the key."""
+        self._cache.pop(key, None)
         if value is None:
             try:
                 self._nvs.erase_key(key)

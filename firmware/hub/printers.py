@@ -40,14 +40,20 @@ def _from_error(e, default_code):
     return fail(default_code, repr(e))
 
 
-def load_driver(printer, on_status, on_event):
-    """Build the driver of a printer map from DRIVERS; ValueError for an unknown type."""
+def load_driver(printer, on_status, on_event, ca_data=None):
+    """Build the driver of a printer map from DRIVERS; ValueError for an unknown type.
+
+    `ca_data` (NVS key printer_ca) lets the driver verify the printers' certificates.
+    """
     kind = printer.get("connection_type", "bambu")
     spec = DRIVERS.get(kind)
     if spec is None:
         raise ValueError("unsupported connection_type %r" % kind)
     module = __import__(spec[0], None, None, (spec[1],))
-    return getattr(module, spec[1])(printer, on_status, on_event)
+    cls = getattr(module, spec[1])
+    if ca_data:
+        return cls(printer, on_status, on_event, ca_data)
+    return cls(printer, on_status, on_event)
 
 
 class _Transfer:
@@ -75,11 +81,17 @@ class PrinterManager:
         self.queue = []
         self.current = None
         self._queued = asyncio.Event()
+        self.printer_ca = config.get_bytes("printer_ca")
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self):
         """Start a driver per configured printer and the transfer worker."""
         self._load_jobs()
+        api = self._transfer_api()
+        if hasattr(api, "transfer_buffer"):
+            # Taken now, while the heap is unfragmented: 16 KB contiguous is hard to find once
+            # five TLS sessions have carved it up.
+            api.transfer_buffer()
         for printer in self.config.printers():
             try:
                 self._start_driver(printer)
@@ -89,7 +101,7 @@ class PrinterManager:
 
     def _start_driver(self, printer):
         pid = printer["printer_id"]
-        driver = self.driver_factory(printer, self._on_status, self._on_event)
+        driver = self.driver_factory(printer, self._on_status, self._on_event, self.printer_ca)
         self.drivers[pid] = driver
         self.supervisor.start("printer:" + pid, driver.run)
         log.info("printers", "started %r" % (redact_printer(printer),))

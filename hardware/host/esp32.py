@@ -105,5 +105,13 @@ class NVS:
         os.rename(tmp, path)
 
 
-# Partitions with ESP-IDF's OTA and rollback rules live in their own module (hardware platform).
-from _partition import Partition  # noqa: E402,F401
+# Partitions with ESP-IDF's OTA and rollback rules live in their own module (hardware platform),
+# imported on first use of esp32.Partition: ~30 KB of bytecode in the unix port's heap that a
+# hub which never touches partitions should not pay (module __getattr__, PEP 562).
+def __getattr__(name):
+    if name == "Partition":
+        from _partition import Partition
+
+        globals()["Partition"] = Partition
+        return Partition
+    raise AttributeError(name)

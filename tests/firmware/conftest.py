@@ -174,6 +174,7 @@ async def cloud(pki):
     """The test cloud over real TLS; .url is what the hub is provisioned with."""
     c = TestCloud(heartbeat_s=30)
     c.url = await c.start(pki.server_context())
+    c.ca_pem = pki.ca_pem.decode()
     yield c
     await c.stop()
 

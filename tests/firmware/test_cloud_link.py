@@ -95,11 +95,15 @@ async def test_invalid_command_is_refused_once_without_dropping_the_link(cloud, 
     assert state.acks[1] == ack and state.sessions == 1 and cloud.connections == 1
 
 
-async def test_unclaimed_hub_logs_its_claim_code(cloud, make_hub):
+async def test_unclaimed_hub_logs_its_claim_code_then_learns_it_was_claimed(cloud, make_hub):
     cloud.claimed = False
     hub = await make_hub(cloud)
     await hub.wait_line("claim code ABC123")
     assert "claimed=False" in hub.output()
+    await cloud.send_raw(
+        "hub-1", codec.packb({"type": "claim_update", "claimed": True, "tenant_id": "t-1"})
+    )
+    await hub.wait_line("claim update: claimed=True tenant=t-1")
 
 
 async def test_hub_keeps_running_while_the_cloud_is_unreachable(tmp_path, make_hub, pki):

@@ -233,3 +233,14 @@ async def test_printfarm_sim_hub_boots_firmware_main(tmp_path, pki):
         await cloud.stop()
     assert b"cli-secret-1" not in out
     assert not (tmp_path / "hub" / "provision.json").exists()
+
+
+async def test_an_invalid_status_value_is_dropped_not_the_link(cloud, make_hub):
+    hub = await make_hub(cloud, printers=[printer_map("p1", fake_bad_status=True)])
+    state = cloud.hubs["hub-1"]
+    await cloud.wait_for(lambda: any(s["status"].get("bed_temp") == 60 for s in state.statuses))
+    assert all("progress" not in s["status"] for s in state.statuses)
+    await hub.wait_line("status key progress dropped")
+    count = len(state.statuses)
+    await cloud.wait_for(lambda: len(state.statuses) > count + 1)
+    assert state.sessions == 1 and cloud.connections == 1 and not state.close_codes

@@ -26,7 +26,7 @@ class FakeError(Exception):
 class FakeDriver:
     """Connects instantly, reports status every second, runs prints as timers."""
 
-    def __init__(self, config, on_status, on_event):
+    def __init__(self, config, on_status, on_event, ca_data=None):
         self.config = config
         self.printer_id = config["printer_id"]
         self.on_status = on_status
@@ -46,6 +46,9 @@ class FakeDriver:
             await self._stop.wait()
             return
         self._set(state="idle", connected=True, gcode_state="IDLE", nozzle_temp=25)
+        if self.config.get("fake_bad_status"):
+            # A driver bug: a value the contract refuses, next to a good one.
+            self.on_status(self.printer_id, {"progress": "lots", "bed_temp": 60})
         crash_ms = self.config.get("fake_crash_ms")
         ticks = 0
         while not self._stop.is_set():
