@@ -170,6 +170,7 @@ class Farm:
         data_dir=None,
         host: str = "127.0.0.1",
         hub_env: dict | None = None,
+        hub_settings: dict | None = None,
     ):
         get_model(model)  # unknown model: fail before starting anything
         self.cloud_url = http_url(cloud_url)
@@ -181,6 +182,8 @@ class Farm:
         self.speed = speed
         self.host = host
         self.hub_env = hub_env or {}
+        # Extra NVS values for every hub (e.g. bo_min_ms / bo_max_ms: reconnect backoff).
+        self.hub_settings = hub_settings or {}
         self._tmp = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="printfarm-farm-")
@@ -240,9 +243,8 @@ class Farm:
 
     def _make_hub(self, hub_id: str, secret: str, printers: list[FarmPrinter]) -> FarmHub:
         state_dir = self.data_dir / "hubs" / hub_id
-        provision(
-            state_dir, {"hub_id": hub_id, "secret": secret, "cloud_url": ws_url(self.cloud_url)}
-        )
+        values = {"hub_id": hub_id, "secret": secret, "cloud_url": ws_url(self.cloud_url)}
+        provision(state_dir, {**self.hub_settings, **values})
         process = HubProcess(state_dir, heap=self.heap, env=self.hub_env)
         return FarmHub(hub_id, secret, state_dir, process, printers)
 

@@ -49,7 +49,12 @@ def open_database(url: str) -> peewee.Database:
             path = path if path != "/:memory:" else ":memory:"
         if path not in (":memory:", "") and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return peewee.SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS)
+        # BEGIN IMMEDIATE for every transaction: one that reads and then writes would otherwise
+        # fail at once with "database is locked" when another connection committed in between
+        # (WAL cannot upgrade a stale read snapshot, and busy_timeout does not retry that).
+        return peewee.SqliteDatabase(
+            path or ":memory:", pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE"
+        )
     if scheme in ("postgres", "postgresql"):
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         return PooledPostgresqlDatabase(
