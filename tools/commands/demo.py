@@ -8,7 +8,7 @@ DEFAULT_DATA_DIR = os.path.join("data", "demo")
 # Marks a folder the demo created, so a re-run may empty it and nothing else is ever deleted.
 MARKER = "printfarm-demo"
 DEMO_EMAIL = "demo@printfarm.local"
-# A print takes about PRINT_SECONDS of wall time at the chosen --speed (plus ~10 s of start-up).
+# A print takes about this many seconds of wall time whatever --speed (plus ~10 s of start-up).
 PRINT_SECONDS = 90
 
 
@@ -32,6 +32,12 @@ def register(subparsers) -> None:
     demo.add_argument("--model", default="P1S", help="printer model (default P1S)")
     demo.add_argument(
         "--speed", type=float, default=40.0, help="simulated-time multiplier (default 40)"
+    )
+    demo.add_argument(
+        "--print-seconds",
+        type=float,
+        default=PRINT_SECONDS,
+        help=f"wall time of one print at --speed (default {PRINT_SECONDS})",
     )
     demo.add_argument("--heap", default=None, help="hub heap (default: as `sim farm`)")
     demo.add_argument(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tools.commands.demo import DEMO_EMAIL, MARKER, PRINT_SECONDS
+from tools.commands.demo import DEMO_EMAIL, MARKER
 
 FINAL = ("completed", "failed", "cancelled")
 
@@ -102,7 +102,7 @@ async def seed(cloud, farm, folder: Path, args) -> tuple[dict, list[dict]]:
     path = folder / "demo-cube.3mf"
     write_3mf(
         path,
-        print_time_s=int(PRINT_SECONDS * args.speed),
+        print_time_s=max(60, int(args.print_seconds * args.speed)),
         layers=40,
         printer_model=args.model,
         object_name="Demo cube.stl",
