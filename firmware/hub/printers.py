@@ -79,6 +79,9 @@ class PrinterManager:
     # -- lifecycle -----------------------------------------------------------------------
     def start(self):
         """Start a driver per configured printer and the transfer worker."""
+        # Import the transfer module now: its 16 KB buffer must be allocated at boot, before
+        # MQTT traffic fragments the heap (imported at the first print, it failed at 512K).
+        self._transfer_api()
         self._load_jobs()
         for printer in self.config.printers():
             try:

@@ -30,8 +30,10 @@ def test_demo_prints_end_to_end(tmp_path):
             "demo",
             "--data-dir",
             str(data),
-            "--printers-per-hub",
+            "--hubs",
             "1",
+            "--heap",
+            "512K",  # two printers' TLS sessions and a transfer on one hub (the boot-time buffer)
             "--speed",
             "100",
             "--print-seconds",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 
-# 512K is the hub-core suites' heap; a hub uploading to one of several printers over TLS needs
-# more on the unix port (mbedtls buffers come from the MicroPython heap there): see README.
-FARM_HEAP = "1M"
+# The hub-core suites' heap (hub_sim.hub_runner.DEFAULT_HEAP).
+FARM_HEAP = "512K"
 
 
 def add_farm_commands(sim_commands) -> None:
