@@ -131,3 +131,83 @@ async def until(predicate, timeout=60.0, interval=0.1):
             await asyncio.sleep(interval)
 
     await asyncio.wait_for(loop(), timeout)
+
+
+class SubprocessCloud:
+    """`printfarm cloud serve` as its own process on a fixed port and data folder: kill() is a
+    crash (SIGKILL, nothing flushed or closed), start() brings it back on the same port."""
+
+    def __init__(self, data_dir):
+        import socket
+
+        self.data_dir = data_dir
+        with socket.socket() as s:  # a free port, reused by every restart
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+        self.session = None
+        self.server = None
+
+    async def start(self) -> LiveServer:
+        import os
+        import sys
+
+        from cloud.config import Config
+
+        env = dict(os.environ)
+        for name in ("PRINTFARM_DATABASE_URL", "PRINTFARM_REDIS_URL", "PRINTFARM_STORAGE_URL"):
+            env.pop(name, None)
+        env["PRINTFARM_DISPATCH_INTERVAL_S"] = "0.2"
+        env["PRINTFARM_ARGON2"] = "1,8192,1"  # test-sized cost, same algorithm
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tools.cli",
+            "cloud",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        while True:  # until it listens (its JSON log says so)
+            line = await asyncio.wait_for(self.proc.stderr.readline(), 60)
+            assert line, "cloud exited before listening"
+            if b'"listening"' in line:
+                break
+        self._drain = asyncio.create_task(self._drain_stderr())
+        if self.server is None:
+            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+            config = Config.load(env={}, data_dir=str(self.data_dir))  # its keys.json
+            self.server = LiveServer(self.url, None, config, self.session)
+        return self.server
+
+    async def _drain_stderr(self):
+        while await self.proc.stderr.readline():
+            pass
+
+    async def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+            await self._drain
+
+    async def close(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()
+        if self.session is not None:
+            await self.session.close()
+
+
+@pytest.fixture
+async def crashable_cloud(tmp_path):
+    """A `printfarm cloud serve` process over SQLite in tmp_path/cloud-data."""
+    c = SubprocessCloud(tmp_path / "cloud-data")
+    await c.start()
+    yield c
+    await c.close()

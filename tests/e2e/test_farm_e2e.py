@@ -190,3 +190,14 @@ async def test_cloud_restarted_mid_print_loses_nothing(cloud, tmp_path):
         await until(lambda: s.sim.state["gcode_state"] == "FINISH", timeout=90)
         await cloud.start()
         await assert_applied_once(s, job_id)
+
+
+async def test_cloud_killed_mid_print_loses_nothing(crashable_cloud, tmp_path):
+    server = crashable_cloud.server
+    async with running_farm(server, tmp_path) as farm:
+        s = await set_up(server, farm, tmp_path)
+        job_id = await queue_and_start(s)
+        await crashable_cloud.kill()  # SIGKILL: no shutdown, no goodbye to the hub
+        await until(lambda: s.sim.state["gcode_state"] == "FINISH", timeout=90)
+        await crashable_cloud.start()  # same port, same SQLite file and storage
+        await assert_applied_once(s, job_id)
