@@ -52,6 +52,7 @@ def test_demo_prints_end_to_end(tmp_path):
     assert proc.returncode == 0, out + proc.stderr
     assert "login: demo@printfarm.local / demo-" in out
     assert "every printer is connected and idle" in out
+    assert "dashboard: P1S-1-" in out  # live progress through /ws/dashboard
     assert "completed on P1S-" in out
     assert "CUBE-BLK stock 1" in out or "CUBE-BLK stock 2" in out
     assert out.rstrip().endswith("stopped")

@@ -65,7 +65,7 @@ async def start_cloud(args, folder: Path):
 
 
 class JobWatch:
-    """Prints each job's status changes and progress steps (polling the jobs API)."""
+    """Prints each job's status changes (polling the jobs API)."""
 
     def __init__(self, cloud):
         self.cloud = cloud
@@ -78,16 +78,40 @@ class JobWatch:
         if not self.names:
             self.names = {p["id"]: p["name"] for p in await self.cloud.printers()}
         for job in jobs:
-            step = (job["status"], (job.get("progress_percentage") or 0) // 25)
+            step = job["status"]
             if self.seen.get(job["id"]) == step:
                 continue
             self.seen[job["id"]] = step
             where = self.names.get(job.get("printer_id"), "-")
-            extra = f" {job['progress_percentage']}%" if job["status"] == "printing" else ""
-            if job.get("failure_reason"):
-                extra += f" ({job['failure_reason']})"
+            extra = f" ({job['failure_reason']})" if job.get("failure_reason") else ""
             say(f"job {job['id'][:8]} {job['status']}{extra} on {where}")
         return jobs
+
+
+async def follow_dashboard(cloud, names: dict[str, str]) -> None:
+    """Print live print progress as a browser gets it: /ws/dashboard (JSON), 25 % steps."""
+    import json
+
+    url = cloud.url.replace("http://", "ws://", 1) + "/ws/dashboard"
+    shown: dict[str, int] = {}
+    async with cloud.session.ws_connect(url, protocols=("printfarm.json",)) as ws:
+        await ws.send_str(json.dumps({"type": "auth", "token": cloud.token}))
+        async for frame in ws:
+            if frame.type != aiohttp.WSMsgType.TEXT:
+                break
+            message = json.loads(frame.data)
+            if message.get("type") != "printer_status" or "progress" not in message:
+                continue
+            if message.get("state", "printing") != "printing":  # a delta may omit the state
+                continue
+            printer_id = message.get("printer_id")
+            step = int(message.get("progress") or 0) // 25
+            if 0 < step < 4 and shown.get(printer_id) != step:
+                shown[printer_id] = step
+                layer = message.get("current_layer")
+                where = names.get(printer_id, printer_id)
+                extra = f", layer {layer}/{message.get('total_layers')}" if layer else ""
+                say(f"dashboard: {where} printing {message['progress']}%{extra}")
 
 
 async def seed(cloud, farm, folder: Path, args) -> tuple[dict, list[dict]]:
@@ -164,8 +188,15 @@ async def run(args) -> int:
                 say(f"hub {hub.hub_id} up, claim code {hub.claim_code}")
             sku, _jobs = await seed(cloud, farm, folder, args)
             say(f"set up in {time.monotonic() - started:.1f} s; Ctrl-C stops everything")
-            return await watch(cloud, farm, sku, args, stop)
-    except (aiohttp.ClientError, TimeoutError, RuntimeError) as e:
+            names = {p["id"]: p["name"] for p in await cloud.printers()}
+            dashboard = asyncio.create_task(follow_dashboard(cloud, names))
+            try:
+                return await watch(cloud, farm, sku, args, stop)
+            finally:
+                dashboard.cancel()
+                await asyncio.gather(dashboard, return_exceptions=True)
+    # AssertionError: HubProcess.wait_line's report of a hub VM that exited while starting.
+    except (aiohttp.ClientError, TimeoutError, RuntimeError, AssertionError) as e:
         raise DemoError(str(e) or type(e).__name__) from e
     finally:
         if args.verbose:

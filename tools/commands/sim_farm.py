@@ -104,7 +104,7 @@ async def _serve_farm(args, key: str) -> int:
         )
         await stop.wait()
     except Exception as e:  # registration refused, hub did not come up, ...
-        print(f"farm failed: {e}", flush=True)
+        print(f"farm failed: {str(e) or type(e).__name__}", flush=True)
         return 1
     finally:
         await farm.stop()
