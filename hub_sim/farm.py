@@ -32,14 +32,17 @@ class FarmPrinter:
 
     @property
     def serial(self) -> str:
+        """The printer's serial (its MQTT topic id)."""
         return self.printer.serial
 
     @property
     def access_code(self) -> str:
+        """LAN access code (MQTT/FTPS password)."""
         return self.printer.access_code
 
     @property
     def model(self) -> str:
+        """Short model name, e.g. P1S."""
         return self.printer.model.key
 
     def describe(self) -> dict:

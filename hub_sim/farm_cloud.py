@@ -111,12 +111,15 @@ class FarmCloud:
         return await self.call("POST", "/api/v1/jobs", json_body=body)
 
     async def job(self, job_id: str) -> dict:
+        """One job."""
         return await self.call("GET", f"/api/v1/jobs/{job_id}")
 
     async def printers(self) -> list[dict]:
+        """The tenant's printers (first 200)."""
         return (await self.call("GET", "/api/v1/printers", params={"limit": "200"}))["items"]
 
     async def clear_bed(self, printer_id: str) -> dict:
+        """Mark a printer's bed cleared (the dispatcher may send it the next job)."""
         return await self.call("POST", f"/api/v1/printers/{printer_id}/clear-bed")
 
     async def wait_printers_ready(self, printer_ids, timeout: float = 90.0) -> None:
