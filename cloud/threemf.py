@@ -21,6 +21,9 @@ MAX_CONFIG_BYTES = 32 * 1024 * 1024  # project_settings.config of a big project 
 MAX_THUMBNAIL_BYTES = 8 * 1024 * 1024
 GCODE_HEADER_BYTES = 128 * 1024  # Bambu's HEADER_BLOCK and CONFIG summary sit at the top
 HASH_CHUNK_BYTES = 1024 * 1024
+# A plate's G-code is hashed in full; past this it is a zip bomb, not a print (the largest real
+# plates are a few hundred MiB).
+MAX_GCODE_BYTES = 2 * 1024 * 1024 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # project_settings `printer_model` -> the model code slice_info would carry (docs §6).
@@ -183,6 +186,8 @@ def _plate(archive, names, index, info: dict, project: dict, verify: bool) -> Pl
     gcode_path = f"Metadata/plate_{index}.gcode"
     header = _gcode_header(archive, gcode_path)
     size = archive.getinfo(gcode_path).file_size
+    if size > MAX_GCODE_BYTES:
+        raise ThreeMFError("corrupt_3mf", f"{gcode_path} is larger than {MAX_GCODE_BYTES} bytes")
     recorded_md5 = None
     if f"{gcode_path}.md5" in names:
         recorded_md5 = _read_entry(archive, f"{gcode_path}.md5", 64).decode("ascii", "replace")
@@ -190,9 +195,13 @@ def _plate(archive, names, index, info: dict, project: dict, verify: bool) -> Pl
         if not re.fullmatch(r"[0-9A-F]{32}", recorded_md5):
             raise ThreeMFError("corrupt_3mf", f"{gcode_path}.md5 is not an MD5 digest")
     if verify or recorded_md5 is None:
-        digest = hashlib.md5()
+        digest = hashlib.md5(usedforsecurity=False)
+        hashed = 0
         with archive.open(gcode_path) as stream:  # zipfile checks the CRC at the end
             while chunk := stream.read(HASH_CHUNK_BYTES):
+                hashed += len(chunk)
+                if hashed > MAX_GCODE_BYTES:  # the directory understated the size
+                    raise ThreeMFError("corrupt_3mf", f"{gcode_path} is too large")
                 digest.update(chunk)
         actual = digest.hexdigest().upper()
         if recorded_md5 is not None and actual != recorded_md5:

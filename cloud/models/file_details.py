@@ -11,7 +11,7 @@ class PrintFileDetail(TenantModel):
     print_file_id = TextField(primary_key=True)
     tenant_id = TextField()
     sha256 = TextField()
-    md5 = TextField(null=True)  # migrations/0007
+    md5 = TextField(null=True)  # migrations/0008
     plate_count = IntegerField(default=1)
     thumbnail_key = TextField(null=True)
     printer_model = TextField(null=True)

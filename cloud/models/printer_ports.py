@@ -1,4 +1,4 @@
-"""Non-default LAN ports of a printer (cloud-only table, migrations/0009)."""
+"""Non-default LAN ports of a printer (cloud-only table, migrations/0011)."""
 
 from peewee import IntegerField, TextField
 

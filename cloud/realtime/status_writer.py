@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections import defaultdict
 
-from cloud.models import Printer, now_ms, system_access
+from cloud.models import Printer, PrintJob, now_ms, system_access
 from cloud.realtime.broker import cancel_quietly
 from cloud.services import hubs as hubs_service
 
@@ -34,6 +34,9 @@ class StatusWriter:
         self._wanted: dict[str, tuple] = {}  # printer_id -> (tenant_id, values tuple)
         self._written: dict[str, tuple] = {}
         self._dirty: set[str] = set()
+        # The active job's progress, coalesced the same way (printer_id -> (tenant_id, percent)).
+        self._progress: dict[str, tuple[str, int]] = {}
+        self._progress_written: dict[str, int] = {}
         self._hubs_seen: set[str] = set()
         self._task: asyncio.Task | None = None
         self.flushes = 0
@@ -62,6 +65,11 @@ class StatusWriter:
                 if values[index] != value:
                     values[index] = value
                     changed = True
+        progress = status.get("progress")
+        if isinstance(progress, int | float) and not isinstance(progress, bool):
+            percent = max(0, min(100, int(progress)))
+            if self._progress_written.get(printer_id) != percent:
+                self._progress[printer_id] = (tenant_id, percent)
         if changed:
             new = tuple(values)
             self._wanted[printer_id] = (tenant_id, new)
@@ -78,26 +86,38 @@ class StatusWriter:
             self._wanted.pop(printer_id, None)
             self._written.pop(printer_id, None)
             self._dirty.discard(printer_id)
+            self._progress.pop(printer_id, None)
+            self._progress_written.pop(printer_id, None)
 
     async def flush(self) -> None:
         """Write every changed printer and refresh seen hubs now."""
         dirty, self._dirty = self._dirty, set()
         hubs, self._hubs_seen = self._hubs_seen, set()
+        progress, self._progress = self._progress, {}
         groups: dict[tuple, list[str]] = defaultdict(list)
         for printer_id in dirty:
             wanted = self._wanted.get(printer_id)
             if wanted is not None:
                 groups[wanted].append(printer_id)
-        if not groups and not hubs:
+        progress_groups: dict[tuple, list[str]] = defaultdict(list)
+        for printer_id, (tenant_id, percent) in progress.items():
+            progress_groups[(tenant_id, percent)].append(printer_id)
+        if not groups and not hubs and not progress_groups:
             return
         started = asyncio.get_running_loop().time()
         try:
-            await self.run_db(_write_batch, dict(groups), sorted(hubs), now_ms())
+            await self.run_db(
+                _write_batch, dict(groups), sorted(hubs), now_ms(), dict(progress_groups)
+            )
         except Exception:
             log.exception("status flush failed; retrying next interval")
             self._dirty |= dirty
             self._hubs_seen |= hubs
+            for printer_id, value in progress.items():
+                self._progress.setdefault(printer_id, value)
             return
+        for printer_id, (_tenant, percent) in progress.items():
+            self._progress_written[printer_id] = percent
         for (_tenant, values), printer_ids in groups.items():
             for printer_id in printer_ids:
                 self._written[printer_id] = values
@@ -111,8 +131,11 @@ class StatusWriter:
             await self.flush()
 
 
-def _write_batch(groups: dict[tuple, list[str]], hub_ids: list[str], now: int) -> None:
-    """One transaction: one UPDATE per distinct value set (chunked), then hub liveness."""
+def _write_batch(
+    groups: dict[tuple, list[str]], hub_ids: list[str], now: int, progress_groups=None
+) -> None:
+    """One transaction: one UPDATE per distinct value set (chunked), the printing jobs'
+    progress (one UPDATE per distinct percentage), then hub liveness."""
     with Printer._meta.database.atomic(), system_access():
         for (tenant_id, values), printer_ids in groups.items():
             update = {Printer.updated_at: now}
@@ -126,6 +149,14 @@ def _write_batch(groups: dict[tuple, list[str]], hub_ids: list[str], now: int) -
                 chunk = printer_ids[start : start + IN_CLAUSE_CHUNK]
                 Printer.update(update).where(
                     (Printer.id.in_(chunk)) & (Printer.tenant_id == tenant_id)
+                ).execute()
+        for (tenant_id, percent), printer_ids in (progress_groups or {}).items():
+            for start in range(0, len(printer_ids), IN_CLAUSE_CHUNK):
+                chunk = printer_ids[start : start + IN_CLAUSE_CHUNK]
+                PrintJob.update(progress_percentage=percent, last_sync_time=now).where(
+                    (PrintJob.printer_id.in_(chunk))
+                    & (PrintJob.tenant_id == tenant_id)
+                    & (PrintJob.status.in_(("printing", "paused")))
                 ).execute()
         if hub_ids:
             hubs_service.touch_hubs(hub_ids, now)

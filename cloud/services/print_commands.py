@@ -2,10 +2,10 @@
 
 import re
 
-from cloud.models import PrintFile, system_access
+from cloud.models import PrintFile, TenantContext
+from cloud.services import files
 from cloud.services.dispatch import Assignment
 
-FILE_URL_TTL_MS = 24 * 3600 * 1000  # long enough for a queued transfer on a slow link
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -20,10 +20,11 @@ def printer_file_name(job_id: str, name: str) -> str:
 
 
 def print_command_for(assignment: Assignment, signer, public_url: str) -> dict:
-    """Build the print_command of docs/protocol.md for a claimed job (DB thread)."""
-    with system_access():
-        print_file = PrintFile.get_by_id(assignment.print_file_id)
-    signed = signer.sign(print_file.file_key, ttl_ms=FILE_URL_TTL_MS)
+    """Build the print_command of docs/protocol.md for a claimed job (DB thread): the file
+    fields come from the files service (signed URL, size, MD5, plate)."""
+    ctx = TenantContext(tenant_id=assignment.tenant_id)
+    print_file = PrintFile.get_scoped(ctx, assignment.print_file_id)
+    source = files.print_source(ctx, signer, print_file.id, public_url=public_url)
     options = {
         "timelapse": False,
         "bed_leveling": True,
@@ -38,9 +39,8 @@ def print_command_for(assignment: Assignment, signer, public_url: str) -> dict:
         "printer_id": assignment.printer_id,
         "job_id": assignment.job_id,
         "action": "start",
-        "file_url": signed.absolute(public_url),
+        **source,
         "file_name": printer_file_name(assignment.job_id, print_file.name),
-        "file_size": int(print_file.file_size_bytes or 0),
-        "plate": 1,
+        "file_size": int(source.get("file_size") or 0),
         "options": options,
     }

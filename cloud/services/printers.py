@@ -12,7 +12,7 @@ from cloud.services.listing import contains, page
 
 # Never leave the server: sealed at rest, write-only through the API.
 SECRET_FIELDS = ("access_code",)
-# Kept in printer_ports (migrations/0009), not in the spec's printers table; None = default.
+# Kept in printer_ports (migrations/0011), not in the spec's printers table; None = default.
 PORT_FIELDS = ("mqtt_port", "ftps_port")
 SORT_FIELDS = {
     "name": Printer.name,

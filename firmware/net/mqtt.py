@@ -16,10 +16,24 @@ except ImportError:  # CPython (tooling only)
 
 # Largest packet accepted; bigger ones are skipped and counted (Bambu full reports reach ~36 KB).
 MAX_PACKET = const(65536)
-# Receive buffer starts here and grows (to 1.25x, up to MAX_PACKET) to the largest packet seen,
-# then stays: a P1 printer's delta reports fit in 2 KB, a full pushall needs 5-36 KB.
-RX_BUF_INITIAL = const(2048)  # RAM: 2 KB per connection at first
+# Each connection reads acks and delta reports (P1/A1 deltas: well under 4 KB) into its own
+# buffer. Larger packets (full reports, 5-36 KB) go through ONE buffer shared by every
+# connection and taken in turn, so five printers' full reports cost one report's RAM, not five.
+RX_BUF = const(4096)  # RAM: 4 KB per connection
 SKIP_CHUNK = const(512)  # RAM: 512 B, only while discarding an oversized packet
+
+# The shared large-packet buffer: grown to 1.25x the largest packet seen (1 KB steps, at most
+# MAX_PACKET), then kept. The lock is held only while one packet is read and handed over.
+_big = [None]
+_big_lock = asyncio.Lock()
+
+
+def _big_buffer(n, cap):
+    if _big[0] is None or len(_big[0]) < n:
+        _big[0] = None  # let the old one go before allocating the larger one
+        _big[0] = bytearray(min(cap, (n + n // 4 + 1023) & ~1023))
+    return _big[0]
+
 
 CONNECT = const(0x10)
 CONNACK = const(0x20)
@@ -95,7 +109,7 @@ class MQTTClient:
         self.timeout_ms = timeout_ms
         self.stream = None
         self.dropped = 0  # packets skipped for exceeding max_packet
-        self._buf = bytearray(RX_BUF_INITIAL)
+        self._buf = bytearray(RX_BUF)
         self._hdr = bytearray(1)
         self._pid = 0
         self._acks = {}  # packet id -> asyncio.Event, for QoS 1 publishes in flight
@@ -263,14 +277,11 @@ class MQTTClient:
         self._last_rx = time.ticks_ms()
         return ptype, length
 
-    async def _read_body(self, n):
-        if n > len(self._buf):
-            # Grow to the packet plus 25 % headroom (1 KB steps), not to a power of two: five
-            # printers' 9 KB reports must not pin 5 x 16 KB.
-            size = min(self.max_packet, (n + n // 4 + 1023) & ~1023)
-            self._buf = None  # let the old buffer go before allocating the larger one
-            self._buf = bytearray(size)
-        mv = memoryview(self._buf)[:n]
+    async def _read_body(self, n, buf=None):
+        buf = buf if buf is not None else self._buf
+        if n > len(buf):
+            raise MQTTError("oversized packet (%d bytes)" % n)
+        mv = memoryview(buf)[:n]
         if n:
             await tls.read_exact(self.stream, mv, self.timeout_ms)
         self._last_rx = time.ticks_ms()
@@ -292,20 +303,14 @@ class MQTTClient:
                 self.dropped += 1
                 await self._skip(n)
                 return
-            mv = await self._read_body(n)
-            tlen = (mv[0] << 8) | mv[1]
-            if tlen + 2 > n:
-                raise MQTTError("malformed PUBLISH")
-            topic = str(bytes(mv[2 : 2 + tlen]), "utf-8")
-            pos = 2 + tlen
-            qos = (ptype >> 1) & 3
-            pid = 0
-            if qos:
-                pid = (mv[pos] << 8) | mv[pos + 1]
-                pos += 2
-            if self.on_message is not None:
-                self.on_message(topic, mv[pos:n])
-            if qos == 1:
+            if n <= len(self._buf):
+                pid = self._deliver(ptype, await self._read_body(n), n)
+            else:
+                # A stalled peer holds the shared buffer at most timeout_ms (then it is cut).
+                async with _big_lock:
+                    big = _big_buffer(n, self.max_packet)
+                    pid = self._deliver(ptype, await self._read_body(n, big), n)
+            if pid is not None:
                 await self._send(bytes([PUBACK, 2, pid >> 8, pid & 0xFF]))
         elif kind == PUBACK:
             mv = body if body is not None else await self._read_body(n)
@@ -315,10 +320,28 @@ class MQTTClient:
         elif kind == PINGRESP:
             if n:
                 await self._skip(n)
-        elif n > self.max_packet:
+        elif n > len(self._buf):
             raise MQTTError("oversized control packet")
         else:
             await self._read_body(n)  # SUBACK late, UNSUBACK...: nothing to do
+
+    def _deliver(self, ptype, mv, n):
+        # Parse a PUBLISH body and hand it to on_message; returns the packet id to PUBACK.
+        if n < 2:
+            raise MQTTError("malformed PUBLISH")
+        tlen = (mv[0] << 8) | mv[1]
+        qos = (ptype >> 1) & 3
+        pos = 2 + tlen
+        if pos + (2 if qos else 0) > n:
+            raise MQTTError("malformed PUBLISH")
+        topic = str(bytes(mv[2:pos]), "utf-8")
+        pid = None
+        if qos:
+            pid = (mv[pos] << 8) | mv[pos + 1]
+            pos += 2
+        if self.on_message is not None:
+            self.on_message(topic, mv[pos:n])
+        return pid if qos == 1 else None
 
 
 class _Idle(Exception):

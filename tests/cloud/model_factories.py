@@ -11,6 +11,7 @@ from cloud.models import (
     new_id,
     now_ms,
 )
+from cloud.models.file_details import PrintFilePlate
 
 
 def tenant(slug: str = "farm") -> TenantContext:
@@ -56,7 +57,16 @@ def print_file(ctx: TenantContext, name: str = "widget.3mf", **fields) -> PrintF
         number_of_units=4,
     )
     values.update(fields)
-    return PrintFile.create_scoped(ctx, name=name, **values)
+    row = PrintFile.create_scoped(ctx, name=name, **values)
+    # Files uploaded through the API always have their sliced plates recorded.
+    PrintFilePlate.create_scoped(
+        ctx,
+        print_file_id=row.id,
+        plate_index=1,
+        gcode_path="Metadata/plate_1.gcode",
+        gcode_md5="0" * 32,
+    )
+    return row
 
 
 def product_with_sku(

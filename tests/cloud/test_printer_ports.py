@@ -1,4 +1,4 @@
-"""Non-default printer ports (printer_ports, migrations/0009): stored, returned, validated and
+"""Non-default printer ports (printer_ports, migrations/0011): stored, returned, validated and
 carried to the hub in configure_printer (a simulated printer listens on ephemeral ports)."""
 
 from tests.cloud.realtime.test_hubs_api import provision

@@ -5,12 +5,15 @@ import hashlib
 import json
 import time
 
+import paho.mqtt.client as paho
 import pytest
 
 from hub_sim.bambu import SimulatedBambuPrinter
 from hub_sim.threemf import write_3mf
 from tests.firmware.driver_harness import MpyHub
 from tests.firmware.http_origin import Origin
+from tests.firmware.mosquitto_tls import MosquittoTLS
+from tests.firmware.tls_certs import TestCA
 
 pytestmark = pytest.mark.micropython
 
@@ -326,7 +329,7 @@ async def test_config_requiring_session_reuse_fails_before_connecting(tmp_path, 
 
 # Smallest -X heapsize (32 KB steps) with which five printer sessions stay up while a file
 # streams (recorded in docs/benchmarks.md).
-FIVE_PRINTER_HEAP = "288K"
+FIVE_PRINTER_HEAP = "256K"
 
 
 @pytest.mark.slow
@@ -418,6 +421,7 @@ async def test_handshakes_never_overlap_across_printers(tmp_path):
         server.close()
 
 
+<<<<<<< HEAD
 @pytest.mark.parametrize("resumed", [True, False])
 async def test_job_that_ended_while_the_hub_was_down_still_reports_its_end(
     tmp_path, printer, resumed
@@ -445,3 +449,44 @@ async def test_job_that_ended_while_the_hub_was_down_still_reports_its_end(
             assert hub.events("p1") == []
     finally:
         await hub.close()
+=======
+async def test_malformed_and_oversized_reports_do_not_break_the_session(tmp_path):
+    # Mosquitto stands in for the printer's broker; a paho client publishes as the printer.
+    ca = TestCA(tmp_path / "pki")
+    cert, key = ca.issue("broker", serial(9))
+    broker = MosquittoTLS(tmp_path, cert, key, {"bblp": CODE, "printer": "p"}).start()
+    peer = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="printer")
+    peer.username_pw_set("printer", "p")
+    peer.tls_set(ca_certs=str(ca.ca_pem))
+    peer.tls_insecure_set(True)
+    peer.connect("127.0.0.1", broker.port)
+    peer.loop_start()
+    cfg = {"printer_id": "p1", "serial": serial(9), "ip": "127.0.0.1", "access_code": CODE}
+    cfg["mqtt_port"] = broker.port
+    hub = MpyHub(tmp_path, [cfg], ca=ca.ca_pem)
+    await hub.start()
+    topic = f"device/{serial(9)}/report"
+    try:
+        await hub.wait_status("p1", lambda s: s.get("connected") is True)
+        for junk in (
+            b"not json",
+            b"[1, 2, 3]",
+            b'{"print": "flat"}',
+            b'{"print": {"command": "push_status", "mc_percent": {"x": 1}}}',
+            b'{"print": {"command": "push_status", "gcode_state": "RUNNING"',  # truncated
+            b"\xff\xfe\x00",
+            b"x" * 70_000,  # over the 64 KB cap: skipped
+        ):
+            peer.publish(topic, junk)
+        report = {"print": {"command": "push_status", "msg": 0, "gcode_state": "IDLE"}}
+        report["print"].update({"mc_percent": 7, "subtask_name": "caf\u00e9"})
+        peer.publish(topic, json.dumps(report).encode())
+        s = await hub.wait_status("p1", lambda s: s.get("progress") == 7)
+        assert s["connected"] is True and s["state"] == "idle" and s["job_name"] == "caf\u00e9"
+        assert hub.events("p1") == []
+    finally:
+        await hub.close()
+        peer.loop_stop()
+        peer.disconnect()
+        broker.stop()
+>>>>>>> main

@@ -1,6 +1,8 @@
 """net.mqtt in the real MicroPython binary against a real Mosquitto broker over TLS."""
 
+import hashlib
 import json
+import os
 import queue
 import ssl
 import time
@@ -148,5 +150,35 @@ def test_keepalive_pings_then_broker_death_ends_loop(broker, pki):
         ended, _ = wait_for(proc, "loop_ended")
         assert ended["count"] == 1
     finally:
+        proc.kill()
+        proc.communicate()
+
+
+def test_two_sessions_share_the_large_packet_buffer_without_mixing(broker, pki):
+    ca, *_ = pki
+    count = 6
+    proc = mpy_runner.popen(
+        SCRIPT, ["pair", "127.0.0.1", broker.port, ca.ca_pem, "bblp", "12345678", count]
+    )
+    c = None
+    try:
+        wait_for(proc, "subscribed")
+        c, _ = peer(broker, ca.ca_pem)
+        sent = {"a": [], "b": []}
+        for i in range(count):
+            for who, size in (("a", 30_000 + i * 997), ("b", 9_000 + i * 3001)):
+                body = os.urandom(size)
+                sent[who].append(hashlib.md5(body).hexdigest())
+                c.publish(f"device/{who}/report", body, qos=0)
+        _, rows = wait_for(proc, "done", 60)
+        got = {"a": [], "b": []}
+        for r in rows:
+            if r["event"] == "digest":
+                got[r["who"]].append(r["md5"])
+        assert got == sent
+    finally:
+        if c is not None:
+            c.loop_stop()
+            c.disconnect()
         proc.kill()
         proc.communicate()

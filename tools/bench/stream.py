@@ -237,10 +237,10 @@ def render(rows) -> str:
         "Peak live heap: `gc.mem_alloc()` after `gc.collect()` at every progress report (once a "
         f"second) and at start and end. Before the first byte moves it is already "
         f"{rows[0]['micropython_heap_start_bytes']:,} B (firmware modules loaded as source, "
-        "frozen into flash on the device, plus the 16 KB transfer buffer); the peak is the "
-        "same for 1 MiB and 64 MiB. mbedtls "
+        "frozen into flash on the device, plus the 16 KB transfer buffer); the peak is, within "
+        "1 KB (the GC is conservative), the same for 1 MiB and 64 MiB. mbedtls "
         "buffers are allocated outside the GC heap on this port, as on the ESP32 (IDF heap). "
-        "Smallest `-X heapsize` that streams: 176K alone (the 64 MiB runs above); 288K with "
+        "Smallest `-X heapsize` that streams: 176K alone (the 64 MiB runs above); 256K with "
         "five printers' MQTT sessions open (tests/firmware/test_bambu_driver.py). MicroPython "
         "here runs on a desktop core over loopback; an ESP32-S3 on WiFi is far slower, so read "
         "the hub column as the firmware's own overhead, not the device's rate.",

@@ -108,6 +108,14 @@ async def test_job_travels_to_the_hub_and_back(server_factory, backend):
                 lambda: owner.api.get(f"/api/v1/jobs/{job_id}"),
                 lambda r: r.json["status"] == "printing",
             )
+            # Progress reports reach the job (coalesced, at most one write per flush interval).
+            await hub.send_status(
+                printer_id, {"state": "printing", "progress": 42, "current_layer": 50}
+            )
+            await poll(
+                lambda: owner.api.get(f"/api/v1/jobs/{job_id}"),
+                lambda r: r.json["progress_percentage"] == 42,
+            )
             await hub.emit_event(printer_id, "job_finished", job_id=job_id, data={})
             await hub.wait_for(lambda h: not h.outbox)  # every event acknowledged
             done = await poll(

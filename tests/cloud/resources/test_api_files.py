@@ -234,3 +234,23 @@ async def test_large_upload_is_streamed_not_held_in_memory(sqlite_server, tmp_pa
     assert r.json["md5"] == info.md5
     print(f"upload of {info.size} bytes: Python heap peak {peak} bytes")
     assert peak < info.size // 4, f"peak {peak} bytes for a {info.size}-byte upload"
+
+
+async def test_concurrent_uploads_of_one_name_keep_one_file(live_server, tmp_path):
+    path = tmp_path / "same.3mf"
+    write_bambu_3mf(path, gcode_padding=200_000)
+    owner = await live_server.register()
+    results = await asyncio.gather(
+        *(upload_multipart(owner, path, name="same.3mf") for _ in range(4))
+    )
+    statuses = sorted(r.status for r in results)
+    assert statuses == [201, 409, 409, 409], [r.json for r in results]
+    winner = next(r.json for r in results if r.status == 201)
+    assert stored(live_server) == sorted(
+        [
+            f"{owner.tenant_id}/print-files/{winner['id']}.3mf",
+            f"{owner.tenant_id}/thumbnails/{winner['id']}.png",
+        ]
+    )
+    spool = live_server.app[STORAGE].root / ".spool"
+    assert list(spool.iterdir()) == []

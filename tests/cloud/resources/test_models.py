@@ -1,4 +1,4 @@
-"""The models this module set added match their tables column for column (0003, 0007)."""
+"""The models this module set added match their tables column for column (0003, 0008)."""
 
 from cloud.db import open_database
 from cloud.db.introspect import schema_of

@@ -135,3 +135,13 @@ def test_rejects_bad_configs(tmp_path):
         with pytest.raises(ThreeMFError) as info:
             read_metadata(path)
         assert info.value.code == "corrupt_3mf", (name, data)
+
+
+def test_rejects_oversized_gcode(tmp_path, monkeypatch):
+    import cloud.threemf as threemf
+
+    path = tmp_path / "bomb.3mf"
+    write_bambu_3mf(path, gcode_padding=100_000)
+    monkeypatch.setattr(threemf, "MAX_GCODE_BYTES", 50_000)
+    with pytest.raises(ThreeMFError, match="larger than"):
+        read_metadata(path)

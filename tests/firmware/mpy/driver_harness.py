@@ -95,6 +95,8 @@ class Harness:
             out(t="result", id=rid, ok=False, code=e.code, message=e.message)
         except Exception as e:
             out(t="result", id=rid, ok=False, code="exception", message=repr(e))
+        finally:
+            self.cancels.pop(rid, None)
 
     async def main(self):
         tasks = []

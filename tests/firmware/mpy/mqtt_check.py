@@ -66,4 +66,50 @@ async def main():
         out(event="loop_ended", error=repr(e), count=len(got), dropped=c.dropped)
 
 
-asyncio.run(main())
+async def pair():
+    # Two sessions in one VM receiving large packets at once: they share the big buffer.
+    host, port, ca, user, pw, count = sys.argv[2:8]
+    count = int(count)
+    ctx = tls.client_context(load(ca))
+    done = asyncio.Event()
+    seen = {"a": 0, "b": 0}
+
+    def handler(name):
+        def on_message(topic, payload):
+            out(event="digest", who=name, size=len(payload), md5=hexmd5(payload))
+            seen[name] += 1
+            if seen["a"] == count and seen["b"] == count:
+                done.set()
+
+        return on_message
+
+    clients = []
+    for name in ("a", "b"):
+        c = mqtt.MQTTClient("pair-" + name, user, pw, on_message=handler(name))
+        await c.connect(host, int(port), ctx, server_hostname="01P00A000000001")
+        await c.subscribe("device/" + name + "/report", 0)
+        clients.append(c)
+    tasks = [asyncio.create_task(c.loop()) for c in clients]
+    out(event="subscribed")
+    await done.wait()
+    for c in clients:
+        await c.disconnect()
+    for t in tasks:
+        try:
+            await t
+        except Exception:
+            pass
+    out(event="done")
+
+
+def hexmd5(mv):
+    import binascii
+    import hashlib
+
+    return str(binascii.hexlify(hashlib.md5(mv).digest()), "ascii")
+
+
+if sys.argv[1] == "pair":
+    asyncio.run(pair())
+else:
+    asyncio.run(main())

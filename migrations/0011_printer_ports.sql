@@ -1,4 +1,4 @@
--- 0009_printer_ports: a printer's LAN ports when they are not Bambu's defaults (MQTT 8883,
+-- 0011_printer_ports: a printer's LAN ports when they are not Bambu's defaults (MQTT 8883,
 -- FTPS 990): a simulated printer on ephemeral ports, or one behind a port forward.
 -- configure_printer carries them to the hub (protocol printer_config mqtt_port / ftps_port).
 
