@@ -421,7 +421,6 @@ async def test_handshakes_never_overlap_across_printers(tmp_path):
         server.close()
 
 
-<<<<<<< HEAD
 @pytest.mark.parametrize("resumed", [True, False])
 async def test_job_that_ended_while_the_hub_was_down_still_reports_its_end(
     tmp_path, printer, resumed
@@ -449,7 +448,8 @@ async def test_job_that_ended_while_the_hub_was_down_still_reports_its_end(
             assert hub.events("p1") == []
     finally:
         await hub.close()
-=======
+
+
 async def test_malformed_and_oversized_reports_do_not_break_the_session(tmp_path):
     # Mosquitto stands in for the printer's broker; a paho client publishes as the printer.
     ca = TestCA(tmp_path / "pki")
@@ -489,4 +489,3 @@ async def test_malformed_and_oversized_reports_do_not_break_the_session(tmp_path
         peer.loop_stop()
         peer.disconnect()
         broker.stop()
->>>>>>> main
