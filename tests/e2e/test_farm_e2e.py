@@ -164,14 +164,17 @@ async def test_print_from_upload_to_stock(cloud, tmp_path):
         await s.wait_job(second, "printing")
 
 
-async def test_hub_killed_mid_print_loses_nothing(cloud, tmp_path):
+@pytest.mark.parametrize("ends_while_down", [True, False], ids=["ends-while-down", "back-first"])
+async def test_hub_killed_mid_print_loses_nothing(cloud, tmp_path, ends_while_down):
     server = cloud.server
     async with running_farm(server, tmp_path) as farm:
         s = await set_up(server, farm, tmp_path)
         job_id = await queue_and_start(s)
         await s.hub.process.kill()  # power cut while the printer prints
-        # The print finishes while the hub is down: its end is seen only after the reboot.
-        await until(lambda: s.sim.state["gcode_state"] == "FINISH", timeout=90)
+        if ends_while_down:  # its end is seen only after the reboot
+            await until(lambda: s.sim.state["gcode_state"] == "FINISH", timeout=90)
+        else:
+            assert s.sim.state["gcode_state"] == "RUNNING"
         assert (await s.job(job_id))["status"] == "printing"
         start = len(s.hub.process.lines)
         await s.hub.process.start()
