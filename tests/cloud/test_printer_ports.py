@@ -65,3 +65,19 @@ async def test_ports_reach_the_hub_and_the_api(sqlite_server):
         assert r.status in (200, 204)
     finally:
         await hub.close()
+
+
+def test_model_matches_its_table(tmp_path):
+    from cloud.db import open_database
+    from cloud.db.introspect import schema_of
+    from cloud.db.migrate import migrate
+    from cloud.models.printer_ports import PrinterPorts
+    from tests.conftest import sqlite_url
+
+    database = open_database(sqlite_url(tmp_path))
+    migrate(database)
+    table = schema_of(database)["printer_ports"]
+    assert set(PrinterPorts._meta.columns) == set(table["columns"])
+    for name, field in PrinterPorts._meta.columns.items():
+        if name not in table["primary_key"]:
+            assert field.null == (not table["columns"][name]["not_null"]), name
