@@ -211,6 +211,7 @@ def plan_printer_sync(
                     "model": printer.model,
                     "name": printer.name,
                 }
+                config.update(_ports(ctx, printer.id))
                 action = "update" if previous_hub_id == current_hub else "add"
                 message = {"type": "configure_printer", "action": action, "printer": config}
                 _enqueue_if_claimed(box, ctx, current_hub, message)
@@ -235,6 +236,14 @@ async def sync_printer(
     for hub_id in hubs:
         realtime.notify_hub_changed(hub_id, claim=False)
         realtime.notify_hub(hub_id)
+
+
+def _ports(ctx: TenantContext, printer_id: str) -> dict:
+    """The printer's non-default LAN ports, as configure_printer's mqtt_port / ftps_port."""
+    from cloud.services.printers import ports_of
+
+    ports = ports_of(ctx, [printer_id]).get(printer_id, {})
+    return {name: port for name, port in ports.items() if port is not None}
 
 
 def _enqueue_if_claimed(box, ctx, hub_id, message) -> bool:
