@@ -15,6 +15,7 @@ COMMAND_GROUPS = [
     "tools.commands.sim",
     "tools.commands.hub",
     "tools.commands.bench",
+    "tools.commands.firmware",
 ]
 
 

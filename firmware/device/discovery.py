@@ -8,6 +8,7 @@ show up (broadcasts do not cross routers): the cloud can always add one by IP by
 """
 
 import asyncio
+import os
 import socket
 import time
 
@@ -34,6 +35,17 @@ MODELS = {
     "O1D": "H2D",
     "O1S": "H2S",
 }
+
+
+MAX_DURATION_S = const(60)  # longest listen a command may ask for
+
+
+def listen_port():
+    """UDP port to listen on: 2021, or $PRINTFARM_SSDP_PORT on the unix port (many simulated
+    hubs and printers share one machine there)."""
+    getenv = getattr(os, "getenv", None)  # the ESP32 port has no environment
+    value = getenv("PRINTFARM_SSDP_PORT") if getenv else None
+    return int(value) if value else SSDP_PORT
 
 
 def parse_notify(data, source_ip=None):
@@ -98,8 +110,11 @@ async def _readable(sock):
     yield asyncio.core._io_queue.queue_read(sock)
 
 
-async def discover(duration_s=10, port=SSDP_PORT):
-    """Listen for duration_s seconds; return the printers heard, one per serial."""
+async def discover(duration_s=10, port=None):
+    """Listen for duration_s seconds (on listen_port() unless given); return the printers heard,
+    one per serial."""
+    if port is None:
+        port = listen_port()
     found = {}
     sock = _open_socket(port)
     try:
@@ -132,10 +147,7 @@ def _source_ip(addr):
         return None
 
 
-MAX_DURATION_S = const(60)  # longest listen a command may ask for
-
-
-async def handle(msg, link, port=SSDP_PORT):
+async def handle(msg, link, port=None):
     """The application's entry for discover_printers: listen, send printer_discovered, ack."""
     duration = msg.get("duration_s", 10)
     if not isinstance(duration, int) or not 0 < duration <= MAX_DURATION_S:
@@ -148,7 +160,7 @@ async def handle(msg, link, port=SSDP_PORT):
     return {"success": True, "result": {"printers": len(reply["printers"])}}
 
 
-async def discovered_message(command_id, duration_s=10, port=SSDP_PORT):
+async def discovered_message(command_id, duration_s=10, port=None):
     """The printer_discovered message answering a discover_printers command."""
     printers = await discover(duration_s, port)
     return {"type": "printer_discovered", "command_id": command_id, "printers": printers}

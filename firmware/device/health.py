@@ -23,6 +23,7 @@ DEADLINE_MS = const(300000)  # a trial boot not healthy by then is rolled back
 RUN_OK_MS = const(30000)  # a confirmed slot that ran this long did not crash at start
 POLL_MS = const(500)
 APP_DESC_OFFSET = const(32)  # image header (24) + first segment header (8)
+APP_DESC_READ = const(80)  # header + magic..version of esp_app_desc_t (RAM cost: 80 B, once)
 NAMESPACE = "device"
 
 # The strings hub.cloud_link reports in hub_hello.reset_reason.
@@ -38,7 +39,7 @@ _boot = {}
 
 def firmware_version():
     """Version string of the running image (its esp_app_desc_t), or "unknown"."""
-    buf = bytearray(APP_DESC_OFFSET + 48)
+    buf = bytearray(APP_DESC_READ)
     try:
         esp32.Partition(esp32.Partition.RUNNING).readblocks(0, buf)
     except OSError:

@@ -5,6 +5,7 @@ connection). Operating systems probe for captive portals at well-known paths; th
 every unknown path, redirect to the portal page so it opens by itself.
 """
 
+import asyncio
 import json
 
 from microdot import Microdot, Request, Response
@@ -40,7 +41,9 @@ _PAGE = """<!doctype html><html><head><meta name="viewport" content="width=devic
 <datalist id="nets">%(networks)s</datalist>
 <label>Password <input name="password" type="password"></label>
 <label>Cloud URL <input name="cloud_url" value="%(cloud_url)s" placeholder="wss://"></label>
-<button>Save and connect</button></form></body></html>"""
+<button>Save and connect</button></form>
+<form method="post" action="/api/leave_safe_mode"><button>Restart the application</button></form>
+</body></html>"""
 
 
 def _escape(text):
@@ -128,6 +131,18 @@ class Portal:
             body = {"saved": True, "ssid": clean["ssid"], "cloud_url": clean["cloud_url"]}
             return Response(json.dumps(body), headers={"Content-Type": "application/json"})
 
+        @app.route("/api/leave_safe_mode", methods=["POST"])
+        async def leave_safe_mode(request):
+            # After repeated failed boots the loader runs safe mode; once the cause is fixed
+            # (e.g. settings saved here) a person restarts the application from the portal.
+            import loader
+
+            loader.leave_safe_mode()
+            asyncio.create_task(_restart_soon())
+            return Response(
+                json.dumps({"restarting": True}), headers={"Content-Type": "application/json"}
+            )
+
         @app.errorhandler(404)
         async def elsewhere(request):
             return Response.redirect("http://%s/" % portal.address)
@@ -143,6 +158,16 @@ class Portal:
     def stop(self):
         """Stop serving."""
         self.app.shutdown()
+
+
+RESTART_DELAY_MS = const(500)  # let the answer reach the browser before the reset
+
+
+async def _restart_soon():
+    import machine
+
+    await asyncio.sleep_ms(RESTART_DELAY_MS)
+    machine.reset()
 
 
 def _is_json(request):

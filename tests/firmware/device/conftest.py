@@ -365,3 +365,17 @@ def bench(tmp_path):
     h.stop()
     cloud.close()
     files.close()
+
+
+@pytest.fixture
+def files():
+    """An HTTP server for update images (FileServer)."""
+    server = FileServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def signer(tmp_path):
+    """A test release key; signer.dir holds the matching release_key.py for the hub."""
+    return Signer(tmp_path / "keys")

@@ -46,6 +46,7 @@ def test_good_image_takes_and_is_marked_valid(bench):
 
 def test_image_that_never_reaches_the_cloud_rolls_back(bench):
     hub, cloud, files, signer = bench
+    hub.env["BENCH_DEADLINE_MS"] = 3000  # how long the new image gets to reach the cloud
     boot_and_update(hub, cloud, files, signer, "2.0.0-broken")
     cloud.refuse = True  # the new image never gets a working cloud link
     hub.start(BOOT)

@@ -108,6 +108,10 @@ def test_fresh_hub_opens_portal_and_accepts_settings(radio_hub):
         assert status == 400 and json.loads(body)["error"]["message"].startswith(field)
     status, _, body = http(port, "/api/settings", raw_json=b"{not json")
     assert status == 400 and json.loads(body)["error"]["code"] == "bad_request"
+    # A body over MAX_BODY is refused from its Content-Length, before it is read.
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"POST /api/settings HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")
+        assert s.recv(64).split(b" ")[1] == b"413"
     status, _, body = http(port, "/api/status")
     assert json.loads(body)["wifi_ssid"] == ""
     # Good settings: stored, portal and DNS stop, the station joins.
@@ -149,3 +153,19 @@ def test_repeated_failures_and_boot_button_enter_provisioning(radio_hub):
     (hub.dir / "button").unlink()
     status, _, body = wait_portal(port)
     assert json.loads(body)["wifi_ssid"] == "farm-wifi"  # settings kept, shown for editing
+
+
+def test_portal_restarts_the_application_out_of_safe_mode(hub, free_port):
+    port = free_port()
+    setup = "import loader\nfor _ in range(7):\n    print(loader.choose())\n"
+    assert "('factory', 'safe')" in hub.run(setup).stdout
+    hub.start(
+        "import asyncio\nfrom device.portal import Portal\n"
+        f"asyncio.run(Portal(port={port}, address='127.0.0.1').serve())\n"
+    )
+    wait_portal(port)
+    status, _, body = http(port, "/api/leave_safe_mode", data={})
+    assert status == 200 and json.loads(body) == {"restarting": True}
+    hub.proc.wait(timeout=30)
+    assert hub.proc.returncode == 75  # machine.reset()
+    assert "('factory', 'normal')" in hub.run("import loader\nprint(loader.choose())").stdout

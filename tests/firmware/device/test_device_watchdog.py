@@ -9,6 +9,7 @@ BOOT = "import loader\nloader.run('benchapp.app')\n"
 
 def test_stalled_task_triggers_watchdog_and_reason_reaches_cloud(bench):
     hub, cloud, files, signer = bench
+    hub.env["BENCH_WDT_MS"] = 2000
     hub.power_on(BOOT)
     first = cloud.wait_hellos(1)
     assert first["reset_reason"] == "power_on"

@@ -51,13 +51,13 @@ async def _main():
     asyncio.create_task(link.run())
     dog, check = platform.supervise_app(
         lambda: link.up,
-        wdt_timeout_ms=_env_int("BENCH_WDT_MS", 2000),
+        wdt_timeout_ms=_env_int("BENCH_WDT_MS", 8000),
         check_ms=100,
         stable_ms=_env_int("BENCH_STABLE_MS", 300),
-        deadline_ms=_env_int("BENCH_DEADLINE_MS", 4000),
+        deadline_ms=_env_int("BENCH_DEADLINE_MS", 15000),
         run_ok_ms=_env_int("BENCH_RUN_OK_MS", 300),
     )
-    asyncio.create_task(_beating(dog.register("cloud_link", 1000)))
+    asyncio.create_task(_beating(dog.register("cloud_link", 5000)))
     asyncio.create_task(_send_notes(link, report))
     asyncio.create_task(_report_health(link, check))
     while True:
@@ -71,7 +71,6 @@ async def _main():
             msg = await discovery.discovered_message(
                 command["command_id"],
                 command.get("duration_s", 10),
-                _env_int("BENCH_SSDP_PORT", 2021),
             )
             await link.send(msg)
         elif kind == "bench_stall":
