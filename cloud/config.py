@@ -2,6 +2,7 @@
 
 import base64
 import json
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -143,6 +144,10 @@ def load_secrets(data_dir: Path, env=None) -> dict:
     env = os.environ if env is None else env
     path = Path(data_dir) / KEYS_FILE_NAME
     stored = json.loads(path.read_text()) if path.exists() else {}
+    if path.exists() and path.stat().st_mode & 0o077:
+        # Someone copied or created the file readable by others: tighten it, say so.
+        os.chmod(path, 0o600)
+        logging.getLogger("cloud.config").warning("%s was readable by others; now 0600", path)
     changed = False
     for name in SECRET_NAMES:
         if name not in stored:

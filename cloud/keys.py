@@ -22,6 +22,7 @@ RATE_LIMITER = web.AppKey("rate_limiter", object)  # cloud.services.ratelimit.Ra
 # Per-request values set by middlewares.
 REQUEST_ID = web.RequestKey("request_id", str)
 ERROR_CODE = web.RequestKey("error_code", str)  # stable code of an error response (metrics label)
+CALLER = web.RequestKey("caller", tuple)  # (user_id, tenant_id) once authenticated (access log)
 STORAGE = web.AppKey("storage", object)  # cloud.storage.Storage
 URL_SIGNER = web.AppKey("url_signer", object)  # cloud.storage.UrlSigner
 REALTIME = web.AppKey("realtime", object)  # cloud.realtime.runtime.Realtime

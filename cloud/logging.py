@@ -13,7 +13,7 @@ import time
 
 from aiohttp import web
 
-from cloud.keys import REQUEST_ID
+from cloud.keys import CALLER, REQUEST_ID
 
 # The request id of the request this task (or thread pool call) is serving, if any.
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -108,6 +108,7 @@ async def request_id_middleware(request: web.Request, handler):
         raise
     finally:
         if access_log.isEnabledFor(logging.INFO):
+            user_id, tenant_id = request.get(CALLER, (None, None))
             access_log.info(
                 "%s %s %s",
                 request.method,
@@ -119,6 +120,8 @@ async def request_id_middleware(request: web.Request, handler):
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                     "remote": request.remote,
+                    "user_id": user_id,
+                    "tenant_id": tenant_id,
                 },
             )
         request_id_var.reset(token)

@@ -80,6 +80,7 @@ class SimulatedShopify:
         self._throttle_after = 0
         self._retry_after = "2.0"
         self._failures: list[tuple[int, object]] = []
+        self._drops = 0
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         for index in range(seed_orders):
@@ -213,6 +214,10 @@ class SimulatedShopify:
         self._throttled = requests
         self._retry_after = retry_after
 
+    def drop_next(self) -> None:
+        """The next request gets its headers and half a body, then the connection is cut."""
+        self._drops += 1
+
     def fail_next(self, status: int, errors: object = "Internal Server Error") -> None:
         """The next request answers `status` with `{"errors": errors}`."""
         self._failures.append((status, errors))
@@ -257,6 +262,10 @@ class SimulatedShopify:
         elif self._failures:
             status, errors = self._failures.pop(0)
             response = _error(status, errors)
+        elif self._drops:
+            self._drops -= 1
+            self.calls.append(Call(request.method, request.path, dict(request.query), 0))
+            return await self._cut_short(request)
         else:
             self._throttle_after = max(0, self._throttle_after - 1)
             try:
@@ -265,6 +274,16 @@ class SimulatedShopify:
                 response = _error(exc.status, exc.reason)
             response.headers["X-Shopify-Shop-Api-Call-Limit"] = f"1/{BUCKET_SIZE}"
         self.calls.append(Call(request.method, request.path, dict(request.query), response.status))
+        return response
+
+    @staticmethod
+    async def _cut_short(request: web.Request) -> web.StreamResponse:
+        body = json.dumps({"orders": [{"id": 1, "line_items": []}] * 50}).encode()
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(body[: len(body) // 2])
+        request.transport.close()  # the peer sees a truncated payload
         return response
 
     def _fulfillment_orders_of(self, order_id: int) -> list[dict]:

@@ -16,6 +16,7 @@ COMMAND_GROUPS = [
     "tools.commands.hub",
     "tools.commands.bench",
     "tools.commands.firmware",
+    "tools.commands.demo",
 ]
 
 

@@ -1,13 +1,17 @@
 """/api/v1/auth/*: register, login, refresh, logout, me, password change."""
 
+import logging
+
 from aiohttp import web
 
 from cloud.api.operations import PUBLIC, USER, Call, OperationGroup, register
 from cloud.api.schemas import EMAIL, ID, ROLE, TIMESTAMP, obj, text
-from cloud.errors import validation_error
+from cloud.errors import ApiError, validation_error
 from cloud.keys import CONFIG, PASSWORDS, TOKENS
 from cloud.security.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from cloud.services import auth as auth_service
+
+log = logging.getLogger("cloud.api.auth")
 
 ops = OperationGroup(tag="auth", resource="session", description="Accounts, sessions and tokens")
 
@@ -61,12 +65,18 @@ ME_SCHEMA = obj(
 
 
 async def _session(
-    call: Call, user: dict, tenant: dict, role: str, refresh_token: str | None = None
+    call: Call,
+    user: dict,
+    tenant: dict,
+    role: str,
+    refresh_token: str | None = None,
+    session_id: str | None = None,
 ) -> dict:
-    """Issue the access token (and a new refresh family unless rotating) for user + tenant."""
+    """Issue the access token (and a new refresh family unless rotating one) for user + tenant;
+    the access token names its family, so ending the session ends the access token too."""
     config = call.app[CONFIG]
     if refresh_token is None:
-        refresh_token = await call.db(
+        refresh_token, session_id = await call.db(
             auth_service.create_refresh_token,
             user["id"],
             tenant["id"],
@@ -74,7 +84,7 @@ async def _session(
             call.ip,
             call.user_agent,
         )
-    access, expires_at = call.app[TOKENS].issue(user["id"], tenant["id"])
+    access, expires_at = call.app[TOKENS].issue(user["id"], tenant["id"], session_id=session_id)
     call.audit.tenant_id = tenant["id"]
     call.audit.user_id = user["id"]
     call.audit.entity_id = user["id"]
@@ -159,9 +169,17 @@ async def register_account(call: Call):
 )
 async def login(call: Call):
     """Password login; `tenant_id` picks the tenant of the token (default: the first one)."""
-    user = await call.db(
-        auth_service.authenticate, call.app[PASSWORDS], call.body["email"], call.body["password"]
-    )
+    try:
+        user = await call.db(
+            auth_service.authenticate,
+            call.app[PASSWORDS],
+            call.body["email"],
+            call.body["password"],
+        )
+    except ApiError:
+        # No tenant to audit into; the log keeps the trail (never the password).
+        log.info("login refused", extra={"email": call.body["email"][:254], "ip": call.ip})
+        raise
     tenant, role = await call.db(auth_service.choose_tenant, user["id"], call.body.get("tenant_id"))
     return await _session(call, user, tenant, role)
 
@@ -178,7 +196,7 @@ async def login(call: Call):
 async def refresh(call: Call):
     """Rotate a refresh token: the old one is spent; presenting it again revokes the session."""
     try:
-        user_id, tenant, role, new_token = await call.db(
+        user_id, tenant, role, new_token, session_id = await call.db(
             auth_service.rotate_refresh_token,
             call.body["refresh_token"],
             call.app[CONFIG].refresh_token_ttl_ms,
@@ -195,7 +213,7 @@ async def refresh(call: Call):
         await call.record_audit()
         raise
     user = (await call.db(auth_service.me, user_id, tenant["id"]))["user"]
-    return await _session(call, user, tenant, role, refresh_token=new_token)
+    return await _session(call, user, tenant, role, refresh_token=new_token, session_id=session_id)
 
 
 @ops.post(

@@ -8,6 +8,7 @@ from cloud.api.resource_routes import declare_crud, row_schema
 from cloud.api.schemas import TIMESTAMP, obj
 from cloud.errors import ApiError, validation_error
 from cloud.keys import CONFIG, STORAGE, URL_SIGNER
+from cloud.services import file_processing
 from cloud.services import files as service
 from cloud.storage import serving
 
@@ -200,6 +201,29 @@ declare_crud(
     example={},
     update_example={"name": "cable-hook-v2.3mf", "number_of_units": 4},
 )
+
+
+REPROCESS_RESULT = obj(
+    {
+        "status": {"type": "string", "enum": ["queued"]},
+        "file_id": {"type": "string"},
+        "already_queued": {"type": "boolean"},
+    },
+    required=("status", "file_id", "already_queued"),
+)
+
+
+@ops.post(
+    "/api/v1/files/{id}/reprocess",
+    role="operator",
+    status=202,
+    response=REPROCESS_RESULT,
+    action="print_file.reprocess",
+)
+async def reprocess_file(call: Call):
+    """Re-read the stored 3MF's metadata, plates and thumbnail in the background
+    (file-processing queue); the file keeps its current metadata until that is done."""
+    return await call.db(file_processing.enqueue_reprocess, call.ctx, call.params["id"])
 
 
 @ops.delete("/api/v1/files/{id}", role="operator")

@@ -152,6 +152,7 @@ async def get_hub_command(call: Call):
     role=PUBLIC,
     status=201,
     rate_limit="auth",
+    errors=(401,),  # wrong or missing provisioning key
     audit=False,  # no tenant yet; the service logs the registration (never the secret)
     body=obj(
         {
@@ -188,6 +189,7 @@ async def provision_hub(call: Call):
 @ops.get(
     "/api/v1/admin/realtime/stats",
     role=PUBLIC,
+    errors=(401,),  # wrong or missing provisioning key
     response=obj({"hubs": {"type": "integer"}}, additional=True),
     description="Operator figures of this process (hubs, dashboards, loop lag, status writes). "
     "Requires X-Provisioning-Key; `?reset=1` starts a new loop-lag window.",

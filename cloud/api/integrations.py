@@ -9,6 +9,7 @@ from cloud.api.schemas import TIMESTAMP, obj
 from cloud.errors import ApiError
 from cloud.keys import SECRETBOX
 from cloud.services import integrations as service
+from cloud.services import shopify_sync
 
 ops = OperationGroup(
     tag="integrations", resource="integration", description="Shopify and other integrations"
@@ -38,6 +39,29 @@ SHOPIFY_BODY = obj(
     },
     required=("shop_domain", "webhook_secret"),
 )
+SYNC_STATE = {
+    "type": ["object", "null"],
+    "description": "Progress of the order pull (shopify-sync); null before the first sync",
+    "properties": {
+        "shop_domain": {"type": "string"},
+        "since_id": _TEXT,
+        "last_import_at": {"type": ["integer", "null"]},
+        "imported_count": {"type": "integer"},
+        "last_error": _TEXT,
+        "last_error_at": {"type": ["integer", "null"]},
+        "import_blocked_at": {"type": ["integer", "null"]},
+        "created_at": TIMESTAMP,
+        "updated_at": TIMESTAMP,
+    },
+}
+SHOPIFY_INTEGRATION = {
+    **INTEGRATION,
+    "properties": {**INTEGRATION["properties"], "sync": SYNC_STATE},
+}
+SYNC_REQUESTED = obj(
+    {"status": {"type": "string", "enum": ["queued"]}, "already_queued": {"type": "boolean"}},
+    required=("status", "already_queued"),
+)
 WEBHOOK_RESULT = obj(
     {
         "status": {"type": "string", "enum": ["created", "exists", "ignored"]},
@@ -58,10 +82,25 @@ async def list_integrations(call: Call):
     return await call.db(service.list_integrations, call.ctx, call.app[SECRETBOX])
 
 
-@ops.get("/api/v1/integrations/shopify", role="viewer", response=INTEGRATION)
+@ops.get("/api/v1/integrations/shopify", role="viewer", response=SHOPIFY_INTEGRATION)
 async def get_shopify_integration(call: Call):
-    """The Shopify connection (404 if not connected)."""
-    return await call.db(service.get_integration, call.ctx, call.app[SECRETBOX], "shopify")
+    """The Shopify connection (404 if not connected) and its order sync's progress and last error."""
+    integration = await call.db(service.get_integration, call.ctx, call.app[SECRETBOX], "shopify")
+    integration["sync"] = await call.db(shopify_sync.sync_state, call.ctx.tenant_id)
+    return integration
+
+
+@ops.post(
+    "/api/v1/integrations/shopify/sync",
+    role="admin",
+    status=202,
+    response=SYNC_REQUESTED,
+    action="integration.shopify_sync",
+)
+async def sync_shopify_orders(call: Call):
+    """Pull new Shopify orders now (shopify-sync queue) instead of at the next scheduled pull."""
+    await call.db(service.get_integration, call.ctx, call.app[SECRETBOX], "shopify")  # 404
+    return await call.db(shopify_sync.request_import, call.ctx.tenant_id)
 
 
 @ops.put(

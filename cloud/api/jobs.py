@@ -189,7 +189,7 @@ async def control_printer(call: Call):
 
 DEAD_LETTER = obj(
     {
-        "id": {"type": "integer"},
+        "id": {"type": "string"},
         "queue": {"type": "string"},
         "attempts": {"type": "integer"},
         "last_error": {"type": ["string", "null"]},
@@ -219,7 +219,7 @@ async def list_dead_letters(call: Call):
     "/api/v1/queues/dead-letters/{id}/retry",
     role="admin",
     response=obj(
-        {"id": {"type": "integer"}, "status": {"type": "string"}}, required=["id", "status"]
+        {"id": {"type": "string"}, "status": {"type": "string"}}, required=["id", "status"]
     ),
 )
 async def retry_dead_letter(call: Call):

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from cloud.api.operations import PUBLIC, ROLE_RANK, USER, Operation, OperationRegistry
 from cloud.api.schemas import ERROR
-from cloud.keys import OPERATIONS
+from cloud.keys import CONFIG, OPERATIONS
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 API_VERSION = "1.0.0"
@@ -144,7 +144,7 @@ def setup(app: web.Application) -> None:
     """Serve the document (built once, at start-up, when every module has registered)."""
 
     async def build(app: web.Application) -> None:
-        app[_DOCUMENT] = build_document(app[OPERATIONS])
+        app[_DOCUMENT] = build_document(app[OPERATIONS], app[CONFIG].public_url)
 
     async def serve_document(request: web.Request) -> web.Response:
         return web.json_response(request.app[_DOCUMENT])

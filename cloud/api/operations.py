@@ -24,9 +24,11 @@ from aiohttp import web
 
 from cloud.db.executor import run_db
 from cloud.errors import ApiError, validation_error
-from cloud.keys import CONFIG, OPERATIONS, RATE_LIMITER, TOKENS
+from cloud.keys import CALLER, CONFIG, OPERATIONS, RATE_LIMITER, TOKENS
 from cloud.models import TenantContext
 from cloud.security.tokens import TokenError
+from cloud.services import audit as audit_service
+from cloud.services import auth as auth_service
 
 log = logging.getLogger("cloud.api")
 
@@ -356,8 +358,6 @@ async def _parse_body(op: Operation, request: web.Request):
 
 async def _authenticate(call: Call, op: Operation) -> None:
     """Access token -> user; for tenant routes, membership -> role -> TenantContext (never the body)."""
-    from cloud.services import auth as auth_service  # services import operations' helpers
-
     try:
         claims = call.app[TOKENS].verify(_bearer_token(call.request))
     except TokenError as exc:
@@ -368,22 +368,27 @@ async def _authenticate(call: Call, op: Operation) -> None:
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
     call.user_id = claims.user_id
-    if op.access == USER:
-        call.ctx = TenantContext(claims.tenant_id, claims.user_id, None)
-        return
+    call.request[CALLER] = (claims.user_id, claims.tenant_id)
     limiter = call.app.get(RATE_LIMITER)
     counter = limiter.counter_on_pool("api") if limiter is not None else None
     if counter is not None:
-        # One trip to the pool for both per-request reads/writes: role, and the API counter.
-        role, call.api_count = await call.db(
-            _role_and_count,
-            claims.user_id,
-            claims.tenant_id,
-            counter,
-            limiter.key("api", claims.user_id),
+        # One trip to the pool for the per-request reads/writes: role, password age, API counter.
+        (role, changed_at, revoked), call.api_count = await call.db(
+            _caller_and_count, claims, counter, limiter.key("api", claims.user_id)
         )
     else:
-        role = await call.db(auth_service.membership_role, claims.user_id, claims.tenant_id)
+        role, changed_at, revoked = await call.db(
+            auth_service.caller, claims.user_id, claims.tenant_id, claims.session_id
+        )
+    if changed_at is not None and claims.issued_at_ms < changed_at:
+        # A password change ends every session at once, access tokens included.
+        raise ApiError(401, "unauthorized", "access token predates a password change; log in again")
+    if revoked:
+        # Logged out, or its refresh token was replayed (theft): the access token ends too.
+        raise ApiError(401, "unauthorized", "this session has ended; log in again")
+    if op.access == USER:
+        call.ctx = TenantContext(claims.tenant_id, claims.user_id, role)
+        return
     if role is None:
         raise ApiError(401, "unauthorized", "no longer a member of this tenant; log in again")
     call.ctx = TenantContext(claims.tenant_id, claims.user_id, role)
@@ -391,11 +396,10 @@ async def _authenticate(call: Call, op: Operation) -> None:
         raise ApiError(403, "forbidden", f"this action needs the {op.access} role or higher")
 
 
-def _role_and_count(user_id: str, tenant_id: str, counter, key: str):
-    from cloud.services import auth as auth_service
-
+def _caller_and_count(claims, counter, key: str):
     incr_now, window_ms = counter
-    return auth_service.membership_role(user_id, tenant_id), incr_now(key, window_ms)
+    caller = auth_service.caller(claims.user_id, claims.tenant_id, claims.session_id)
+    return caller, incr_now(key, window_ms)
 
 
 async def _rate_limit(call: Call, op: Operation) -> None:
@@ -418,7 +422,7 @@ _TRANSIENT_MARKERS = ("locked", "busy", "connection", "server closed", "terminat
 def _transient(exc: Exception) -> bool:
     """A database error that retrying can cure (lock contention, a dropped connection)."""
     text = str(exc).lower()
-    return isinstance(exc, peewee.InterfaceError) or any(m in text for m in _TRANSIENT_MARKERS)
+    return any(marker in text for marker in _TRANSIENT_MARKERS)
 
 
 def _encodable(text: str) -> bool:
@@ -432,41 +436,57 @@ def _encodable(text: str) -> bool:
 def _make_route_handler(op: Operation):
     async def route_handler(request: web.Request) -> web.StreamResponse:
         call = Call(request, op)
-        for value in call.params.values():
-            if not value.isprintable() or not _encodable(value):
-                raise ApiError(404, "not_found", "no such record")  # undecodable id: nothing has it
-        if op.rate_limit == "auth" and op.access == PUBLIC:
-            await _rate_limit(call, op)  # per-IP limit comes before any work
-        if op.access != PUBLIC:
-            await _authenticate(call, op)
-            await _rate_limit(call, op)
-        call.query = _parse_query(op, request)
-        if op.body is not None:
-            call.body = await _parse_body(op, request)
         try:
-            result = await op.handler(call)
-        except peewee.IntegrityError:
-            raise ApiError(409, "conflict", "conflicts with an existing record") from None
-        except peewee.DataError:
-            raise ApiError(
-                422, "validation_error", "a value is out of range for its field"
-            ) from None
-        except (peewee.OperationalError, peewee.InterfaceError) as exc:
+            return await _serve(call, op)
+        except peewee.OperationalError as exc:
             if not _transient(exc):
                 raise  # a bug (bad SQL): logged as a 500
             log.warning("database unavailable in %s: %s", op.operation_id, exc)
-            raise ApiError(
-                503,
-                "unavailable",
-                "database busy or unreachable; retry",
-                headers={"Retry-After": "1"},
-            ) from None
-        if op.audit and not call.audit.skip:
-            await _write_audit(call, result)
-        return _respond(call, op, result)
+        except peewee.InterfaceError as exc:
+            log.warning("database connection lost in %s: %s", op.operation_id, exc)
+        raise ApiError(
+            503, "unavailable", "database busy or unreachable; retry", headers={"Retry-After": "1"}
+        )
 
     route_handler.__name__ = op.operation_id
     return route_handler
+
+
+async def _serve(call: Call, op: Operation) -> web.StreamResponse:
+    """Authenticate, limit, validate, run the handler, audit, respond."""
+    for value in call.params.values():
+        if not value.isprintable() or not _encodable(value):
+            raise ApiError(404, "not_found", "no such record")  # undecodable id: nothing has it
+    if op.rate_limit == "auth" and op.access == PUBLIC:
+        await _rate_limit(call, op)  # per-IP limit comes before any work
+    if op.access != PUBLIC:
+        await _authenticate(call, op)
+        await _rate_limit(call, op)
+    call.query = _parse_query(op, call.request)
+    if op.body is not None:
+        call.body = await _parse_body(op, call.request)
+    try:
+        result = await op.handler(call)
+    except peewee.IntegrityError:
+        raise ApiError(409, "conflict", "conflicts with an existing record") from None
+    except peewee.DataError:
+        raise ApiError(422, "validation_error", "a value is out of range for its field") from None
+    if op.audit and not call.audit.skip:
+        try:
+            await _write_audit(call, result)
+        except Exception:
+            # The change is committed: answering an error now would invite a duplicate retry.
+            # The entry goes to the log instead, where it is not lost.
+            log.exception(
+                "audit write failed",
+                extra={
+                    "audit_action": call.audit.action,
+                    "audit_entity_id": call.audit.entity_id,
+                    "audit_user_id": call.user_id,
+                    "audit_ip": call.ip,
+                },
+            )
+    return _respond(call, op, result)
 
 
 def _respond(call: Call, op: Operation, result) -> web.StreamResponse:
@@ -483,8 +503,6 @@ def _respond(call: Call, op: Operation, result) -> web.StreamResponse:
 
 
 async def _write_audit(call: Call, result) -> None:
-    from cloud.services import audit as audit_service
-
     entry = call.audit
     tenant_id = entry.tenant_id or (call.ctx.tenant_id if call.ctx else None)
     if tenant_id is None:

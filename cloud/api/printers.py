@@ -26,7 +26,16 @@ CONNECTION_TYPES = ["bambu", "prusa", "octoprint", "klipper", "other"]
 
 NULLABLE_BOOL = {"type": ["boolean", "null"]}
 # Fields the hub holds a copy of (configure_printer): changing one pushes the printer again.
-HUB_FIELDS = {"hub_id", "serial_number", "ip_address", "access_code", "model", "name"}
+HUB_FIELDS = {
+    "hub_id",
+    "serial_number",
+    "ip_address",
+    "access_code",
+    "model",
+    "name",
+    "mqtt_port",
+    "ftps_port",
+}
 HEX_COLOR = {"type": ["string", "null"], "pattern": "^#[0-9A-Fa-f]{6}$"}
 
 # Fields a client may write (status and connection state come from the hub).
@@ -59,6 +68,9 @@ WRITABLE = {
     "is_active": NULLABLE_BOOL,
     "cleared": NULLABLE_BOOL,
     "sort_order": integer(-1_000_000, 1_000_000, nullable=True),
+    # Only when not Bambu's defaults (8883 / 990): simulated printers, port forwards.
+    "mqtt_port": integer(1, 65535, nullable=True),
+    "ftps_port": integer(1, 65535, nullable=True),
 }
 
 _NULLABLE_TEXT = {"type": ["string", "null"]}
@@ -93,6 +105,8 @@ PRINTER = obj(
         "is_active": NULLABLE_BOOL,
         "cleared": NULLABLE_BOOL,
         "sort_order": {"type": ["integer", "null"]},
+        "mqtt_port": {"type": ["integer", "null"]},
+        "ftps_port": {"type": ["integer", "null"]},
         "created_at": TIMESTAMP,
         "updated_at": TIMESTAMP,
     },

@@ -49,7 +49,13 @@ def open_database(url: str) -> peewee.Database:
             path = path if path != "/:memory:" else ":memory:"
         if path not in (":memory:", "") and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return peewee.SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS)
+        # Transactions take the write lock when they begin (BEGIN IMMEDIATE). A deferred one
+        # that reads, then writes, fails at once with "database is locked" when another writer
+        # committed in between (WAL cannot upgrade it, busy_timeout does not apply); an
+        # immediate one waits its turn on busy_timeout instead.
+        return peewee.SqliteDatabase(
+            path or ":memory:", pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE"
+        )
     if scheme in ("postgres", "postgresql"):
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         return PooledPostgresqlDatabase(

@@ -15,6 +15,7 @@ class ShopifySyncState(TenantModel):
     imported_count = IntegerField(default=0)
     last_error = TextField(null=True)
     last_error_at = IntegerField(null=True)
+    import_blocked_at = IntegerField(null=True)  # migrations/0010
     created_at = IntegerField()
     updated_at = IntegerField()
 

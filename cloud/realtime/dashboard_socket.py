@@ -56,8 +56,11 @@ async def handle_dashboard_socket(request: web.Request) -> web.WebSocketResponse
         await reply({"type": "auth_error", "message": "too many dashboard connections"})
         await ws.close(code=CLOSE_TOO_MANY, message=b"too many connections for this user")
         return ws
+    # Snapshot first, then join the broadcast: anything broadcast from now on is newer and,
+    # being coalesced by key, replaces the snapshot's entry if that was not sent yet. The
+    # client hears auth_success only once it is registered (same loop step, no await between).
+    snapshot = await realtime.snapshot(tenant_id)
     await reply({"type": "auth_success", "user_id": user_id, "tenant_id": tenant_id})
-
     client = DashboardClient(
         ws,
         user_id,
@@ -69,7 +72,7 @@ async def handle_dashboard_socket(request: web.Request) -> web.WebSocketResponse
     )
     client.start()
     realtime.dashboards.add(client)
-    for message in realtime.snapshot(tenant_id):
+    for message in snapshot:
         client.offer(OutboundMessage(message))
     try:
         await _serve(ws, client, use_json)

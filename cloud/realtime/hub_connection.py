@@ -175,7 +175,7 @@ class HubConnection:
             log.info("hub %s discovered %d printer(s)", self.hub_id, len(message["printers"]))
             if message.get("command_id"):
                 self.spawn(
-                    self.realtime.db(
+                    self._with_retries(
                         commands_service.record_discovery,
                         self.hub_id,
                         message["command_id"],
@@ -236,14 +236,30 @@ class HubConnection:
 
     async def _on_ack(self, ack: dict) -> None:
         realtime = self.realtime
-        first, messages = await realtime.db(
+        result = await self._with_retries(
             commands_service.record_ack, realtime.database, self.identity, ack, realtime.event_sink
         )
+        if result is None:
+            return  # left pending: redelivered (and acked again) after the next reconnect
+        first, messages = result
         if first and not ack["success"]:
             log.info(
                 "hub %s refused command %s: %s", self.hub_id, ack["command_id"], ack.get("error")
             )
         self._broadcast_all(messages)
+
+    async def _with_retries(self, fn, *args):
+        """Run `fn` on the database pool, retrying transient database errors; None if it never
+        succeeded (logged)."""
+        for delay in (*EVENT_RETRY_DELAYS_S, None):
+            try:
+                return await self.realtime.db(fn, *args)
+            except RETRYABLE_ERRORS as exc:
+                if delay is None:
+                    log.error("hub %s: %s failed for good: %s", self.hub_id, fn.__name__, exc)
+                    return None
+                await asyncio.sleep(delay)
+        return None
 
     # --- events ------------------------------------------------------------------------------
     async def _event_loop(self) -> None:

@@ -14,6 +14,7 @@ from aiohttp import WSMsgType, web
 from cloud.models import now_ms
 from cloud.realtime.broker import channel_for_hub
 from cloud.realtime.framing import (
+    CLOSE_INTERNAL,
     CLOSE_REPLACED,
     CLOSE_UNAUTHORIZED,
     MAX_HUB_FRAME,
@@ -148,7 +149,13 @@ async def handle_hub_socket(request: web.Request) -> web.WebSocketResponse:
         return ws
 
     connection_id = uuid.uuid4().hex
-    session = await realtime.db(hubs_service.mark_connected, path_hub_id, connection_id, hello)
+    try:
+        session = await realtime.db(hubs_service.mark_connected, path_hub_id, connection_id, hello)
+    except Exception:
+        # The hub retries with backoff; nothing about this connection was half-recorded.
+        log.exception("hub %s: could not record the connection", path_hub_id)
+        await ws.close(code=CLOSE_INTERNAL, message=b"try again later")
+        return ws
     conn = HubConnection(realtime, ws, session, connection_id)
     hello_ok = {
         "type": "hello_ok",

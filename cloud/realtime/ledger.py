@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import peewee
 
+from cloud.db.executor import write_transaction
 from cloud.models import Printer, now_ms, system_access
 from cloud.realtime.events import EventSink, HubIdentity
 from cloud.realtime.models import HubEvent, HubLink
@@ -49,7 +50,7 @@ def apply_printer_event(
 
 def _apply(database, hub, event, sink, sink_enabled, error=None) -> EventOutcome:
     seq = event["seq"]
-    with database.atomic():
+    with write_transaction(database):
         advanced = (
             HubLink.update(acked_seq=seq)
             .where((HubLink.hub_id == hub.hub_id) & (HubLink.acked_seq < seq))

@@ -159,10 +159,28 @@ class RedisBroker(Broker):
             except RedisError as exc:
                 log.warning("redis subscription lost (%s); reconnecting", exc)
                 await asyncio.sleep(RECONNECT_DELAY_S)
+                await self._resubscribe_missing()
                 continue
             if raw is None or raw.get("type") != "message":
                 continue
             self._on_frame(raw["channel"], raw["data"])
+
+    async def _resubscribe_missing(self) -> None:
+        """Subscribe in Redis every local channel it does not know (a subscription attempted
+        during an outage failed; redis-py restores only those it had)."""
+        async with self._subscription_lock:
+            known = set(self._pubsub.channels)
+            missing = [
+                self.prefix + channel
+                for channel in list(self._handlers)
+                if (self.prefix + channel).encode() not in known
+            ]
+            if not missing:
+                return
+            try:
+                await self._pubsub.subscribe(*missing)
+            except RedisError as exc:
+                log.warning("redis resubscribe failed (%s); will retry", exc)
 
     def _on_frame(self, redis_channel: bytes, data: bytes) -> None:
         try:

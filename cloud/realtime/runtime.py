@@ -20,6 +20,7 @@ from cloud.models import TenantMember, system_access
 from cloud.realtime.broker import Broker, cancel_quietly, channel_for_hub, channel_for_tenant
 from cloud.realtime.dashboard import DashboardRegistry
 from cloud.realtime.events import EventSink
+from cloud.realtime.hub_connection import PROGRESS_KEYS
 from cloud.realtime.hub_socket import HubRegistry
 from cloud.realtime.loop_monitor import LoopMonitor
 from cloud.realtime.status_writer import StatusWriter
@@ -39,6 +40,7 @@ class RealtimeSettings:
     dashboard_max_backlog: int = 20_000  # > printers per tenant, so status alone never overflows
     dashboard_send_timeout_s: float = 10.0
     stale_sweep_s: float = 30.0
+    tune_gc: bool = True  # freeze start-up objects, fewer collections (see GC_THRESHOLDS)
 
 
 class Realtime:
@@ -75,7 +77,8 @@ class Realtime:
     async def start(self) -> None:
         """Connect the broker and start the background tasks."""
         self._loop = asyncio.get_running_loop()
-        tune_garbage_collector()
+        if self.settings.tune_gc:
+            tune_garbage_collector()
         await self.broker.start()
         self.status_writer.start()
         self.loop_monitor.start()
@@ -119,14 +122,39 @@ class Realtime:
         """`broadcast` from a database thread (call it after the transaction commits)."""
         self._loop.call_soon_threadsafe(self.broadcast, tenant_id, message)
 
-    def snapshot(self, tenant_id: str) -> list[dict]:
-        """Current hub and printer state held by this process for one tenant (new dashboards)."""
-        out = []
+    async def snapshot(self, tenant_id: str) -> list[dict]:
+        """What a new dashboard starts from: live state of the hubs held here, and for hubs held
+        by other processes (or offline) the last persisted state from the database."""
+        out, live_hubs, live_printers = [], set(), set()
         for conn in self.hubs.connections.values():
             if conn.tenant_id != tenant_id:
                 continue
+            live_hubs.add(conn.hub_id)
+            live_printers.update(conn.live)
             out.append(conn.hub_status(online=True))
             out.extend(conn.dashboard_status(printer_id) for printer_id in conn.live)
+        hubs, printers = await self.db(hubs_service.tenant_state, tenant_id)
+        for hub_id, is_online, printer_count in hubs:
+            if hub_id not in live_hubs:
+                out.append(
+                    {
+                        "type": "hub_status",
+                        "hub_id": hub_id,
+                        "is_online": bool(is_online),
+                        "printer_count": printer_count,
+                    }
+                )
+        for printer_id, hub_id, status in printers:
+            if printer_id not in live_printers:
+                out.append(
+                    {
+                        "type": "printer_status",
+                        "printer_id": printer_id,
+                        "hub_id": hub_id,
+                        "status": status or "offline",
+                        **dict.fromkeys(PROGRESS_KEYS),
+                    }
+                )
         return out
 
     async def authenticate_dashboard(self, token: str) -> tuple[str, str] | None:
@@ -198,10 +226,17 @@ class Realtime:
 GC_THRESHOLDS = (20_000, 50, 100)
 
 
+_gc_tuned = False
+
+
 def tune_garbage_collector() -> None:
     """Freeze start-up objects and raise collection thresholds (once per process)."""
     import gc
 
+    global _gc_tuned
+    if _gc_tuned:
+        return
+    _gc_tuned = True
     gc.freeze()
     if gc.get_threshold()[0] < GC_THRESHOLDS[0]:
         gc.set_threshold(*GC_THRESHOLDS)

@@ -13,6 +13,8 @@ import asyncio
 import logging
 from collections import defaultdict
 
+from cloud.db import database_proxy
+from cloud.db.executor import write_transaction
 from cloud.models import Printer, PrintJob, now_ms, system_access
 from cloud.realtime.broker import cancel_quietly
 from cloud.services import hubs as hubs_service
@@ -136,7 +138,7 @@ def _write_batch(
 ) -> None:
     """One transaction: one UPDATE per distinct value set (chunked), the printing jobs'
     progress (one UPDATE per distinct percentage), then hub liveness."""
-    with Printer._meta.database.atomic(), system_access():
+    with write_transaction(database_proxy.obj), system_access():
         for (tenant_id, values), printer_ids in groups.items():
             update = {Printer.updated_at: now}
             for (_key, column), value in zip(STATUS_COLUMNS, values, strict=True):

@@ -25,6 +25,8 @@ class AccessClaims:
     tenant_id: str
     expires_at_ms: int
     token_id: str
+    issued_at_ms: int
+    session_id: str | None = None  # the refresh-token family it was issued with
 
 
 class AccessTokens:
@@ -34,8 +36,11 @@ class AccessTokens:
         self._secret = secret
         self.ttl_ms = ttl_ms
 
-    def issue(self, user_id: str, tenant_id: str, now_ms: int | None = None) -> tuple[str, int]:
-        """(token, expires_at_ms)."""
+    def issue(
+        self, user_id: str, tenant_id: str, now_ms: int | None = None, session_id: str | None = None
+    ) -> tuple[str, int]:
+        """(token, expires_at_ms). `session_id` (the refresh-token family) lets a logout or a
+        detected refresh-token theft end the access token too."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         expires = now_ms + self.ttl_ms
         claims = {
@@ -44,9 +49,12 @@ class AccessTokens:
             "sub": user_id,
             "tid": tenant_id,
             "iat": now_ms // 1000,
+            "ims": now_ms,  # issue time in ms: compared with password changes (iat is seconds)
             "exp": expires // 1000,
             "jti": uuid.uuid4().hex,
         }
+        if session_id is not None:
+            claims["sid"] = session_id
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM), expires
 
     def verify(self, token: str) -> AccessClaims:
@@ -67,7 +75,18 @@ class AccessTokens:
             isinstance(claims.get(k), str) and claims.get(k) for k in ("sub", "tid", "jti")
         ):
             raise TokenError("invalid access token")
-        return AccessClaims(claims["sub"], claims["tid"], int(claims["exp"]) * 1000, claims["jti"])
+        issued_ms = claims.get("ims")
+        if not isinstance(issued_ms, int):
+            issued_ms = int(claims["iat"]) * 1000
+        session_id = claims.get("sid") if isinstance(claims.get("sid"), str) else None
+        return AccessClaims(
+            claims["sub"],
+            claims["tid"],
+            int(claims["exp"]) * 1000,
+            claims["jti"],
+            issued_ms,
+            session_id,
+        )
 
 
 def new_refresh_token() -> tuple[str, str]:

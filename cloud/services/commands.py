@@ -16,6 +16,8 @@ import logging
 
 import peewee
 
+from cloud.db import database_proxy
+from cloud.db.executor import write_transaction
 from cloud.models import Hub, RecordNotFound, TenantContext, new_id, now_ms, system_access
 from cloud.realtime.events import CommandRecord, EventSink, HubIdentity
 from cloud.realtime.models import HubCommand
@@ -135,7 +137,7 @@ def record_ack(
     transaction. Returns (first_ack, dashboard messages). Acks of unknown commands, of another
     hub's commands, or repeated acks change nothing."""
     command_id = ack["command_id"]
-    with database.atomic():
+    with write_transaction(database):
         with system_access():
             row = (
                 HubCommand.select()
@@ -185,7 +187,7 @@ def plan_printer_sync(
     from cloud.services.printers import reveal_access_code
 
     hubs = []
-    with Hub._meta.database.atomic():
+    with write_transaction(database_proxy.obj):
         printer = None if deleted else Printer.scoped(ctx).where(Printer.id == printer_id).first()
         current_hub = printer.hub_id if printer is not None else None
         if previous_hub_id and previous_hub_id != current_hub:
@@ -209,6 +211,7 @@ def plan_printer_sync(
                     "model": printer.model,
                     "name": printer.name,
                 }
+                config.update(_ports(ctx, printer.id))
                 action = "update" if previous_hub_id == current_hub else "add"
                 message = {"type": "configure_printer", "action": action, "printer": config}
                 _enqueue_if_claimed(box, ctx, current_hub, message)
@@ -233,6 +236,14 @@ async def sync_printer(
     for hub_id in hubs:
         realtime.notify_hub_changed(hub_id, claim=False)
         realtime.notify_hub(hub_id)
+
+
+def _ports(ctx: TenantContext, printer_id: str) -> dict:
+    """The printer's non-default LAN ports, as configure_printer's mqtt_port / ftps_port."""
+    from cloud.services.printers import ports_of
+
+    ports = ports_of(ctx, [printer_id]).get(printer_id, {})
+    return {name: port for name, port in ports.items() if port is not None}
 
 
 def _enqueue_if_claimed(box, ctx, hub_id, message) -> bool:

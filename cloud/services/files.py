@@ -172,16 +172,7 @@ def _record_upload(ctx, file_id, key, thumb_key, spool, meta, values, uploaded_b
                 number_of_units=values.get("number_of_units") or 1,
                 file_key=key,
                 file_size_bytes=spool.size,
-                print_time_seconds=meta.print_time_seconds,
-                filament_weight_grams=meta.filament_weight_grams,
-                filament_length_meters=meta.filament_length_meters,
-                filament_type=meta.filament_type,
-                printer_model_id=meta.printer_model_id,
-                nozzle_diameter=meta.nozzle_diameter,
-                layer_count=meta.layer_count,
-                object_count=meta.object_count or 1,
-                curr_bed_type=meta.curr_bed_type,
-                default_print_profile=meta.default_print_profile,
+                **metadata_columns(meta),
                 thumbnail_url=f"/api/v1/files/{file_id}/thumbnail" if thumb_key else None,
                 created_at=now,
             )
@@ -199,24 +190,44 @@ def _record_upload(ctx, file_id, key, thumb_key, spool, meta, values, uploaded_b
             )
             for plate in meta.plates:
                 PrintFilePlate.create_scoped(
-                    ctx,
-                    print_file_id=file_id,
-                    plate_index=plate.index,
-                    gcode_path=plate.gcode_path,
-                    gcode_md5=plate.gcode_md5,
-                    gcode_size_bytes=plate.gcode_size_bytes,
-                    print_time_seconds=plate.print_time_seconds,
-                    filament_weight_grams=plate.filament_weight_grams,
-                    filament_length_meters=plate.filament_length_meters,
-                    filament_type=";".join(plate.filament_types) or None,
-                    layer_count=plate.layer_count,
-                    object_count=plate.object_count,
-                    bed_type=plate.bed_type,
-                    created_at=now,
+                    ctx, print_file_id=file_id, **plate_columns(plate), created_at=now
                 )
     except peewee.IntegrityError:
         raise conflict("name", f"a print file named {values['name']!r} already exists") from None
     return get_file(ctx, file_id)
+
+
+def metadata_columns(meta) -> dict:
+    """print_files columns read from a 3MF (uploads and file-processing write the same)."""
+    return {
+        "print_time_seconds": meta.print_time_seconds,
+        "filament_weight_grams": meta.filament_weight_grams,
+        "filament_length_meters": meta.filament_length_meters,
+        "filament_type": meta.filament_type,
+        "printer_model_id": meta.printer_model_id,
+        "nozzle_diameter": meta.nozzle_diameter,
+        "layer_count": meta.layer_count,
+        "object_count": meta.object_count or 1,
+        "curr_bed_type": meta.curr_bed_type,
+        "default_print_profile": meta.default_print_profile,
+    }
+
+
+def plate_columns(plate) -> dict:
+    """print_file_plates columns of one sliced plate."""
+    return {
+        "plate_index": plate.index,
+        "gcode_path": plate.gcode_path,
+        "gcode_md5": plate.gcode_md5,
+        "gcode_size_bytes": plate.gcode_size_bytes,
+        "print_time_seconds": plate.print_time_seconds,
+        "filament_weight_grams": plate.filament_weight_grams,
+        "filament_length_meters": plate.filament_length_meters,
+        "filament_type": ";".join(plate.filament_types) or None,
+        "layer_count": plate.layer_count,
+        "object_count": plate.object_count,
+        "bed_type": plate.bed_type,
+    }
 
 
 def _with_details(ctx, rows: list[dict], plates: bool) -> list[dict]:

@@ -9,6 +9,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from cloud.db import database_proxy
+from cloud.db.executor import write_transaction
 from cloud.models import (
     Hub,
     Printer,
@@ -76,8 +78,8 @@ def provision_hub(
     if len(secret) < 32:
         raise ValueError("secret must be at least 32 characters")
     now = now_ms()
-    database = database or Hub._meta.database
-    with database.atomic(), system_access():
+    database = database or database_proxy.obj
+    with write_transaction(database), system_access():
         if Hub.select(Hub.id).where(Hub.id == hub_id).exists():
             raise HubConflict(f"hub {hub_id} is already provisioned")
         Hub.insert(
@@ -126,11 +128,13 @@ def mark_connected(hub_id: str, connection_id: str, hello: dict) -> HubSession:
     ):
         if hello.get(key) is not None:
             fields[column] = hello[key]
-    with Hub._meta.database.atomic(), system_access():
-        Hub.update(fields).where(Hub.id == hub_id).execute()
+    # Lock order everywhere: hub_links before hubs (mark_disconnected, the sweep), so two
+    # connections of one hub racing through connect/disconnect cannot deadlock on PostgreSQL.
+    with write_transaction(database_proxy.obj), system_access():
         HubLink.update(connection_id=connection_id, connected_at=now).where(
             HubLink.hub_id == hub_id
         ).execute()
+        Hub.update(fields).where(Hub.id == hub_id).execute()
         return load_session(hub_id)
 
 
@@ -155,7 +159,7 @@ def load_session(hub_id: str) -> HubSession:
 def mark_disconnected(hub_id: str, connection_id: str) -> bool:
     """Mark the hub offline if `connection_id` still holds it (a newer connection wins)."""
     now = now_ms()
-    with Hub._meta.database.atomic(), system_access():
+    with write_transaction(database_proxy.obj), system_access():
         released = (
             HubLink.update(connection_id=None)
             .where((HubLink.hub_id == hub_id) & (HubLink.connection_id == connection_id))
@@ -180,7 +184,7 @@ def touch_hubs(hub_ids: list[str], now: int) -> None:
 def sweep_stale_hubs(older_than_ms: int) -> list[tuple[str, str | None]]:
     """Mark offline hubs marked online whose process stopped refreshing them (it crashed)."""
     now = now_ms()
-    with Hub._meta.database.atomic(), system_access():
+    with write_transaction(database_proxy.obj), system_access():
         stale = list(
             Hub.select(Hub.id, Hub.tenant_id)
             .where((Hub.is_online == 1) & (Hub.last_seen_at < now - older_than_ms))
@@ -188,8 +192,8 @@ def sweep_stale_hubs(older_than_ms: int) -> list[tuple[str, str | None]]:
         )
         if stale:
             ids = [hub_id for hub_id, _ in stale]
-            Hub.update(is_online=0, updated_at=now).where(Hub.id.in_(ids)).execute()
             HubLink.update(connection_id=None).where(HubLink.hub_id.in_(ids)).execute()
+            Hub.update(is_online=0, updated_at=now).where(Hub.id.in_(ids)).execute()
     return stale
 
 
@@ -226,7 +230,7 @@ def get_hub(ctx: TenantContext, hub_id: str) -> dict:
 
 def rename_hub(ctx: TenantContext, hub_id: str, name: str) -> dict:
     """Rename a hub of the tenant."""
-    with Hub._meta.database.atomic():
+    with write_transaction(database_proxy.obj):
         Hub.get_scoped(ctx, hub_id)
         Hub.update_scoped(ctx, name=name).where(Hub.id == hub_id).execute()
     return get_hub(ctx, hub_id)
@@ -235,7 +239,7 @@ def rename_hub(ctx: TenantContext, hub_id: str, name: str) -> dict:
 def claim_hub(ctx: TenantContext, hub_id: str, name: str | None) -> dict:
     """Bind an unclaimed hub to the tenant (HubConflict if someone claimed it meanwhile)."""
     now = now_ms()
-    with Hub._meta.database.atomic(), system_access():
+    with write_transaction(database_proxy.obj), system_access():
         values = {Hub.tenant_id: ctx.tenant_id, Hub.updated_at: now}
         if name:
             values[Hub.name] = name
@@ -249,7 +253,7 @@ def claim_hub(ctx: TenantContext, hub_id: str, name: str | None) -> dict:
 
 def release_hub(ctx: TenantContext, hub_id: str) -> dict:
     """Return a hub to unclaimed: its printers are detached, its pending commands cancelled."""
-    with Hub._meta.database.atomic():
+    with write_transaction(database_proxy.obj):
         hub = Hub.get_scoped(ctx, hub_id)
         detached = Printer.update_scoped(ctx, hub_id=None).where(Printer.hub_id == hub_id).execute()
         cancelled = commands.cancel_pending(hub_id)
@@ -264,6 +268,20 @@ def release_hub(ctx: TenantContext, hub_id: str) -> dict:
             cancelled,
         )
     return {"id": hub_id, "released": True, "printers_detached": detached}
+
+
+def tenant_state(tenant_id: str) -> tuple[list, list]:
+    """Persisted state of a tenant's hubs (id, is_online, printer count) and printers
+    (id, hub_id, status): the starting point of a new dashboard."""
+    ctx = TenantContext(tenant_id)
+    hubs = [(hub.id, hub.is_online) for hub in Hub.scoped(ctx, Hub.id, Hub.is_online)]
+    counts = _printer_counts(ctx, [hub_id for hub_id, _ in hubs])
+    printers = list(
+        Printer.scoped(ctx, Printer.id, Printer.hub_id, Printer.status)
+        .where(Printer.hub_id.is_null(False))
+        .tuples()
+    )
+    return [(hub_id, online, counts.get(hub_id, 0)) for hub_id, online in hubs], printers
 
 
 def _printer_counts(ctx: TenantContext, hub_ids: list[str]) -> dict:

@@ -102,7 +102,7 @@ def dead_letters(ctx, queue: str | None) -> dict:
     """This tenant's dead-lettered background work."""
     items = [
         {
-            "id": m.id,
+            "id": f"{DEAD_LETTER_PREFIX}{m.id}",
             "queue": m.queue,
             "attempts": m.attempts,
             "last_error": m.last_error,

@@ -6,11 +6,14 @@ from cloud.db import database_proxy
 from cloud.db.executor import write_transaction
 from cloud.errors import conflict, not_found, validation_error
 from cloud.models import Hub, Printer, TenantContext, new_id
+from cloud.models.printer_ports import PrinterPorts
 from cloud.security.secretbox import SecretBox
 from cloud.services.listing import contains, page
 
 # Never leave the server: sealed at rest, write-only through the API.
 SECRET_FIELDS = ("access_code",)
+# Kept in printer_ports (migrations/0011), not in the spec's printers table; None = default.
+PORT_FIELDS = ("mqtt_port", "ftps_port")
 SORT_FIELDS = {
     "name": Printer.name,
     "sort_order": Printer.sort_order,
@@ -39,7 +42,38 @@ def printer_dict(printer: Printer | dict) -> dict:
     data = dict(printer) if isinstance(printer, dict) else printer.to_dict()
     data.pop("tenant_id", None)
     data["has_access_code"] = bool(data.pop("access_code", None))
+    for field in PORT_FIELDS:
+        data.setdefault(field, None)
     return data
+
+
+def ports_of(ctx: TenantContext, printer_ids: list[str]) -> dict[str, dict]:
+    """{printer_id: {"mqtt_port", "ftps_port"}} for the printers with non-default ports."""
+    if not printer_ids:
+        return {}
+    rows = PrinterPorts.scoped(ctx).where(PrinterPorts.printer_id.in_(printer_ids))
+    return {row.printer_id: {f: getattr(row, f) for f in PORT_FIELDS} for row in rows}
+
+
+def _with_ports(ctx: TenantContext, items: list[dict]) -> list[dict]:
+    ports = ports_of(ctx, [item["id"] for item in items])
+    for item in items:
+        item.update(ports.get(item["id"], {}))
+    return items
+
+
+def _save_ports(ctx: TenantContext, printer_id: str, values: dict) -> None:
+    """Upsert the printer's ports row from the PORT_FIELDS present in `values`."""
+    given = {f: values[f] for f in PORT_FIELDS if f in values}
+    if not given:
+        return
+    row = PrinterPorts.scoped(ctx).where(PrinterPorts.printer_id == printer_id).first()
+    if row is None:
+        PrinterPorts.create_scoped(ctx, printer_id=printer_id, **given)
+    else:
+        PrinterPorts.update_scoped(ctx, **given).where(
+            PrinterPorts.printer_id == printer_id
+        ).execute()
 
 
 def list_printers(
@@ -74,7 +108,7 @@ def list_printers(
             | contains(Printer.location, q)
         )
     # Rows as dicts (field converters still apply): a page skips building model instances.
-    return page(
+    result = page(
         query.dicts(),
         Printer,
         sort=sort,
@@ -83,11 +117,13 @@ def list_printers(
         offset=offset,
         render=printer_dict,
     )
+    _with_ports(ctx, result["items"])
+    return result
 
 
 def get_printer(ctx: TenantContext, printer_id: str) -> dict:
     """One printer of the tenant, else 404."""
-    return printer_dict(Printer.get_scoped(ctx, printer_id))
+    return _with_ports(ctx, [printer_dict(Printer.get_scoped(ctx, printer_id))])[0]
 
 
 def _check_references(ctx: TenantContext, values: dict, printer_id: str | None) -> None:
@@ -105,7 +141,7 @@ def _check_references(ctx: TenantContext, values: dict, printer_id: str | None) 
 
 
 def _seal(box: SecretBox, ctx: TenantContext, printer_id: str, values: dict) -> dict:
-    values = dict(values)
+    values = {k: v for k, v in values.items() if k not in PORT_FIELDS}
     if "access_code" in values and values["access_code"] is not None:
         values["access_code"] = box.encrypt(
             values["access_code"], access_code_context(ctx.tenant_id, printer_id)
@@ -121,6 +157,7 @@ def create_printer(ctx: TenantContext, box: SecretBox, values: dict) -> dict:
         with write_transaction(database_proxy.obj):
             _check_references(ctx, values, None)
             Printer.create_scoped(ctx, id=printer_id, **sealed)
+            _save_ports(ctx, printer_id, values)
     except peewee.IntegrityError:
         raise conflict("name", "a printer with this name or printer_id already exists") from None
     return get_printer(ctx, printer_id)  # read back: column types as stored (flags as bool)
@@ -133,8 +170,9 @@ def update_printer(ctx: TenantContext, box: SecretBox, printer_id: str, values: 
         with write_transaction(database_proxy.obj):
             Printer.get_scoped(ctx, printer_id)  # 404 first, before any other check
             _check_references(ctx, values, printer_id)
-            if sealed:
+            if sealed or any(f in values for f in PORT_FIELDS):  # updated_at moves too
                 Printer.update_scoped(ctx, **sealed).where(Printer.id == printer_id).execute()
+            _save_ports(ctx, printer_id, values)
     except peewee.IntegrityError:
         raise conflict("name", "a printer with this name or printer_id already exists") from None
     return get_printer(ctx, printer_id)

@@ -26,6 +26,8 @@ from cloud.services.shopify_api import ShopifyClient, ShopifyRejected
 log = logging.getLogger("cloud.shopify_sync")
 
 QUEUE = "shopify-sync"
+REQUEST_WINDOW_MS = 60_000  # "sync now" clicks within a minute queue one pull
+WEBHOOK_PULL_INTERVAL_MS = 60_000  # a webhook triggers a catch-up pull at most this often
 OPEN_ORDER_STATUSES = ("pending", "processing")  # orders the farm still has to make
 FULFILLABLE = ("open", "in_progress")  # fulfillment order statuses that accept a fulfillment
 
@@ -61,18 +63,29 @@ def save_progress(
         if since_id is not None and (current is None or since_id > current):
             values["since_id"] = str(since_id)
         if finished:
-            values.update(last_import_at=now, last_error=None, last_error_at=None)
+            values.update(
+                last_import_at=now, last_error=None, last_error_at=None, import_blocked_at=None
+            )
         ShopifySyncState.update_scoped(ctx, **values).execute()
 
 
-def record_error(tenant_id: str, shop_domain: str, error: str) -> None:
-    """Keep the last failure where operators look (the integration's sync state)."""
+def record_error(tenant_id: str, shop_domain: str, error: str, block_imports=False) -> None:
+    """Keep the last failure where operators look (the integration's sync state); with
+    `block_imports` the schedule stops pulling until the integration is saved again."""
     ctx = TenantContext(tenant_id=tenant_id)
+    now = now_ms()
+    values = {"last_error": error[:2000], "last_error_at": now}
+    if block_imports:
+        values["import_blocked_at"] = now
     with write_transaction():
         _state_row(ctx, shop_domain, keep_cursor=True)
-        ShopifySyncState.update_scoped(
-            ctx, last_error=error[:2000], last_error_at=now_ms()
-        ).execute()
+        ShopifySyncState.update_scoped(ctx, **values).execute()
+
+
+def pulled_since(tenant_id: str, since_ms: int) -> bool:
+    """Whether a pull finished after `since_ms` (webhook bursts then skip the catch-up pull)."""
+    row = ShopifySyncState.scoped(TenantContext(tenant_id=tenant_id)).first()
+    return row is not None and (row.last_import_at or 0) > since_ms
 
 
 def sync_state(tenant_id: str) -> dict | None:
@@ -99,17 +112,36 @@ def _state_row(ctx: TenantContext, shop_domain: str, keep_cursor=False) -> Shopi
     return row
 
 
+def request_import(tenant_id: str) -> dict:
+    """An operator's "sync now": one pull message (requests within a minute share it)."""
+    message_id = QueueStore().enqueue(
+        QUEUE,
+        {"kind": "import_orders", "tenant_id": tenant_id},
+        tenant_id=tenant_id,
+        dedupe_key=f"shopify-pull-now:{tenant_id}:{now_ms() // REQUEST_WINDOW_MS}",
+    )
+    return {"status": "queued", "already_queued": message_id is None}
+
+
 def schedule_imports(every_ms: int, now: int | None = None) -> int:
     """Enqueue one `import_orders` per active Shopify integration for the current interval;
     safe to call from every process (the dedupe key admits one per tenant and interval)."""
     slot = (now or now_ms()) // every_ms
     with system_access():
+        blocked = {
+            row.tenant_id: row.import_blocked_at
+            for row in ShopifySyncState.select().where(
+                ShopifySyncState.import_blocked_at.is_null(False)
+            )
+        }
         tenants = [
             row.tenant_id
-            for row in Integration.select(Integration.tenant_id).where(
+            for row in Integration.select(Integration.tenant_id, Integration.updated_at).where(
                 Integration.provider == "shopify",
                 Integration.is_active == True,  # noqa: E712 - peewee expression
             )
+            # A refused pull would only be refused again: wait for the operator to reconnect.
+            if blocked.get(row.tenant_id, -1) < row.updated_at
         ]
     store, queued = QueueStore(), 0
     for tenant_id in tenants:

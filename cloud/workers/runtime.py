@@ -10,17 +10,21 @@ import contextlib
 import functools
 import logging
 
+import aiohttp
 from aiohttp import web
 
 from cloud.db.executor import run_db
-from cloud.keys import CONFIG, SECRETBOX, URL_SIGNER, WORKERS
+from cloud.keys import CONFIG, SECRETBOX, STORAGE, URL_SIGNER, WORKERS
 from cloud.models import RecordNotFound, TenantContext
 from cloud.queue import QueueStore, QueueWorker
 from cloud.realtime.runtime import realtime_of
 from cloud.services import automation, automation_requests, commands, print_events
+from cloud.services import file_processing as file_processing_service
+from cloud.services import shopify_sync as shopify_sync_service
 from cloud.services.job_events import JobEventSink
 from cloud.services.notifications import SmtpSettings
 from cloud.services.print_commands import print_command_for
+from cloud.workers import file_processing, shopify_sync
 from cloud.workers import print_events as print_events_worker
 from cloud.workers.dispatcher import Dispatcher
 from cloud.workers.notifications import NotificationSender
@@ -28,6 +32,7 @@ from cloud.workers.notifications import NotificationSender
 log = logging.getLogger(__name__)
 
 SCHEDULE_INTERVAL_S = 30.0
+SHOPIFY_PULL_EVERY_MS = 5 * 60_000
 
 
 class Workers:
@@ -48,6 +53,13 @@ class Workers:
         )
         smtp = SmtpSettings.from_url(config.smtp_url, config.smtp_from) if config.smtp_url else None
         self.notifications = NotificationSender(config.secret("webhook_key"), self.run_db, smtp)
+        self.shopify = shopify_sync.make_handler(
+            self.run_db,
+            aiohttp.ClientSession,
+            app[SECRETBOX],
+            self._publish,
+            on_automation=self.carry_out,
+        )
         self.queues = [
             QueueWorker(
                 "print-events",
@@ -55,6 +67,12 @@ class Workers:
                 run_db=self.run_db,
             ),
             QueueWorker("notifications", self.notifications.handle, run_db=self.run_db),
+            QueueWorker("shopify-sync", self.shopify, run_db=self.run_db),
+            QueueWorker(
+                "file-processing",
+                file_processing.make_handler(self.run_db, app[STORAGE]),
+                run_db=self.run_db,
+            ),
         ]
         self._scheduler: asyncio.Task | None = None
 
@@ -62,6 +80,8 @@ class Workers:
     async def start(self) -> None:
         """Install the event sink and start every task."""
         self.realtime.set_event_sink(JobEventSink())
+        # Files whose metadata never got extracted (a crash mid-upload) are processed again.
+        await self.run_db(file_processing_service.enqueue_missing_details)
         for worker in self.queues:
             worker.start()
         self.dispatcher.start()
@@ -77,6 +97,7 @@ class Workers:
         for worker in self.queues:
             await worker.stop()
         await self.notifications.close()
+        await self.shopify.close()
 
     def queue_worker(self, name: str) -> QueueWorker:
         """The consumer of one queue (tests drain it; producers notify it)."""
@@ -146,8 +167,12 @@ class Workers:
             self.dispatcher.poke(tenant_id)
 
     async def _schedule_rules(self) -> None:
+        """Every interval: due schedule rules, and the periodic Shopify pulls (a dedupe key
+        admits one pull per shop per interval however many processes schedule it)."""
         while True:
             try:
+                if await self.run_db(shopify_sync_service.schedule_imports, SHOPIFY_PULL_EVERY_MS):
+                    self.queue_worker("shopify-sync").notify()
                 for tenant_id, rule_id in await self.run_db(automation.due_schedules):
                     await self.carry_out(
                         tenant_id, await self.run_db(automation.fire_schedule, tenant_id, rule_id)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
+from cloud.models import now_ms
 from cloud.queue.store import Message
 from cloud.queue.worker import PermanentFailure, RetryLater
 from cloud.security.secretbox import SecretBoxError
@@ -73,6 +74,9 @@ class ShopifySync:
         if webhook_order_id:
             announced = await self.run_db(service.announce_order, tenant_id, webhook_order_id)
             await self._announce([announced] if announced else [])
+            recent = now_ms() - service.WEBHOOK_PULL_INTERVAL_MS
+            if await self.run_db(service.pulled_since, tenant_id, recent):
+                return  # a burst of orders: one catch-up pull is enough (the schedule does more)
         credentials = await self._credentials(tenant_id)
         if credentials is None:  # webhook-only connection: nothing to pull
             log.debug("tenant %s: no Shopify access token, order pull skipped", tenant_id)
@@ -86,7 +90,7 @@ class ShopifySync:
         except ShopifyRateLimited as exc:
             raise RetryLater(str(exc), exc.retry_after_ms) from exc
         except ShopifyRejected as exc:
-            await self.run_db(service.record_error, tenant_id, shop, f"order import: {exc}")
+            await self.run_db(service.record_error, tenant_id, shop, f"order import: {exc}", True)
             raise PermanentFailure(f"order import rejected by Shopify: {exc}") from exc
         log.info(
             "tenant %s: Shopify pull, %s pages, %s new orders, %s calls",

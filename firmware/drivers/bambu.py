@@ -291,6 +291,12 @@ class BambuDriver(PrinterDriver):
             if cmd and cmd != "push_status":
                 self._on_ack(cmd, body)
 
+    def resume_job(self):
+        """Take the printer as RUNNING until its first report: FINISH/FAILED/IDLE seen then is
+        the end of the job the hub started before it rebooted (else that event is lost)."""
+        if self._job_state is None:
+            self._job_state = "RUNNING"
+
     def _on_report(self, report):
         bs.merge_report(self._raw, report)
         self._dirty = True

@@ -57,6 +57,10 @@ class PrinterDriver:
         """The full merged normalised status map."""
         raise NotImplementedError
 
+    def resume_job(self):
+        """The hub had a job running on this printer before this driver started (a reboot): a
+        job that ended meanwhile must still produce its end event. Default: nothing to do."""
+
     async def send_file(self, name, reader, size, progress, buf=None):
         """Upload `size` bytes pulled from `reader.readinto(mv)`; return the MD5 hex digest.
 

@@ -102,6 +102,8 @@ class PrinterManager:
     def _start_driver(self, printer):
         pid = printer["printer_id"]
         driver = self.driver_factory(printer, self._on_status, self._on_event, self.printer_ca)
+        if pid in self.jobs:  # printing when the hub went down: its end may have passed since
+            driver.resume_job()
         self.drivers[pid] = driver
         self.supervisor.start("printer:" + pid, driver.run)
         log.info("printers", "started %r" % (redact_printer(printer),))

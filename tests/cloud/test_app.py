@@ -10,10 +10,13 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from cloud.config import Config, load_secrets
+from cloud.db import open_database
 from cloud.keys import OPERATIONS
+from tests.conftest import PG_ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,6 +98,9 @@ def test_keys_generated_once_with_mode_0600(tmp_path):
     assert {len(v) for v in first.values()} == {32}
     import base64
 
+    path.chmod(0o644)  # e.g. copied from a backup
+    assert load_secrets(tmp_path, env={}) == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # tightened again
     override = base64.b64encode(b"k" * 32).decode()
     assert load_secrets(tmp_path, env={"PRINTFARM_JWT_SECRET": override})["jwt_secret"] == b"k" * 32
 
@@ -146,6 +152,13 @@ async def test_cli_serve_logs_json_and_shuts_down_gracefully(tmp_path):
             session.get(url + "/healthz", headers={"X-Request-Id": "cli-test-1"}) as r,
         ):
             assert r.status == 200
+        async with aiohttp.ClientSession() as session:
+            body = {"email": "log@example.com", "password": "long enough pw", "tenant_name": "Logs"}
+            async with session.post(url + "/api/v1/auth/register", json=body) as r:
+                session_json = await r.json()
+            headers = {"Authorization": "Bearer " + session_json["access_token"]}
+            async with session.get(url + "/api/v1/printers", headers=headers) as r:
+                assert r.status == 200
         assert stat.S_IMODE((tmp_path / "data" / "keys.json").stat().st_mode) == 0o600
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
@@ -158,6 +171,12 @@ async def test_cli_serve_logs_json_and_shuts_down_gracefully(tmp_path):
     entries = [json.loads(x) for x in lines + rest.splitlines(keepends=True) if x.strip()]
     access = [e for e in entries if e["logger"] == "cloud.access"]
     assert access and access[0]["request_id"] == "cli-test-1" and access[0]["status"] == 200
+    listed = next(e for e in access if e["path"] == "/api/v1/printers")
+    assert listed["user_id"] == session_json["user"]["id"]
+    assert listed["tenant_id"] == session_json["tenant"]["id"]
+    logged = json.dumps(entries)  # no secrets in the log
+    assert session_json["access_token"] not in logged
+    assert session_json["refresh_token"] not in logged and "long enough pw" not in logged
     assert entries[-1]["msg"] == "stopped"
 
 
@@ -259,3 +278,23 @@ async def test_transient_database_errors_are_503_and_bugs_500(server_factory):
         r = await anon.get("/api/v1/test-bad-sql")
         assert (r.status, r.error_code) == (500, "internal_error")
         assert "nonsense" not in r.body.decode()  # internals stay in the log
+
+
+@pytest.mark.postgres
+async def test_recovers_when_postgresql_drops_its_connections(server_factory):
+    async with server_factory(backend="postgresql") as server:
+        owner = await server.register()
+        assert (await owner.api.get("/api/v1/printers")).status == 200
+        name = server.config.database_url.rsplit("/", 1)[1]
+        admin = open_database(PG_ADMIN_URL)
+        admin.connect()
+        try:  # what a PostgreSQL restart or failover does to every open connection
+            admin.execute_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
+        finally:
+            admin.close()
+        statuses = [(await owner.api.get("/api/v1/printers")).status for _ in range(12)]
+        assert set(statuses) <= {200, 503}, statuses  # never a 500
+        assert statuses.count(503) <= server.config.db_threads  # one per pooled thread at most
+        assert statuses[-3:] == [200, 200, 200]

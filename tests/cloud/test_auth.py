@@ -172,12 +172,33 @@ async def test_short_lived_tokens_expire(server_factory):
 
 async def test_logout_ends_the_session(live_server):
     owner = await live_server.register()
+    other_device = await live_server.login(owner.email)
     r = await owner.api.post("/api/v1/auth/logout", json={"refresh_token": owner.refresh_token})
     assert r.status == 204
     r = await live_server.client().post(
         "/api/v1/auth/refresh", json={"refresh_token": owner.refresh_token}
     )
     assert r.status == 401
+    r = await owner.api.get("/api/v1/printers")  # the access token of that session ends too
+    assert r.status == 401 and "session has ended" in r.json["error"]["message"]
+    assert (await other_device.api.get("/api/v1/printers")).status == 200  # other sessions live
+    # Logout without a refresh token ends every session of the account.
+    assert (await other_device.api.post("/api/v1/auth/logout", json={})).status == 204
+    assert (await other_device.api.get("/api/v1/auth/me")).status == 401
+
+
+async def test_refresh_token_theft_ends_the_thiefs_access_token(live_server):
+    victim = await live_server.register()
+    anon = live_server.client()
+    thief = await anon.post("/api/v1/auth/refresh", json={"refresh_token": victim.refresh_token})
+    assert thief.status == 200
+    thief_api = live_server.client(thief.json["access_token"])
+    assert (await thief_api.get("/api/v1/printers")).status == 200
+    # The victim's client presents the (now spent) token: reuse detected, family revoked.
+    r = await anon.post("/api/v1/auth/refresh", json={"refresh_token": victim.refresh_token})
+    assert r.error_code == "refresh_token_reused"
+    assert (await thief_api.get("/api/v1/printers")).status == 401
+    assert (await victim.api.get("/api/v1/printers")).status == 401
 
 
 async def test_password_change_revokes_sessions_and_checks_current(live_server):
@@ -187,6 +208,10 @@ async def test_password_change_revokes_sessions_and_checks_current(live_server):
     assert (r.status, r.json["error"]["field"]) == (403, "current_password")
     body["current_password"] = DEFAULT_PASSWORD
     assert (await owner.api.post("/api/v1/auth/password", json=body)).status == 204
+    # Access tokens issued before the change die with it (not only the refresh tokens).
+    for path in ("/api/v1/printers", "/api/v1/auth/me"):
+        r = await owner.api.get(path)
+        assert r.status == 401 and "password change" in r.json["error"]["message"], path
     assert (
         await live_server.client().post(
             "/api/v1/auth/refresh", json={"refresh_token": owner.refresh_token}

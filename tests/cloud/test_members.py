@@ -191,3 +191,16 @@ async def test_existing_account_accepts_and_admin_revokes(live_server):
     later = await live_server.register(email="later@example.com")
     r = await later.api.post("/api/v1/auth/accept-invitation", json={"token": token})
     assert (r.status, r.error_code) == (404, "not_found")
+
+
+async def test_a_failed_audit_write_does_not_fail_the_committed_change(sqlite_server):
+    from cloud.db.executor import run_db
+    from cloud.keys import DATABASE
+
+    owner = await sqlite_server.register()
+    database = sqlite_server.app[DATABASE]
+    # A real failure of the audit insert (the table is gone), after the change committed.
+    await run_db(sqlite_server.app, database.execute_sql, "DROP TABLE audit_log")
+    r = await owner.api.post("/api/v1/printers", json={"name": "P1", "model": "P1S"})
+    assert r.status == 201  # the printer exists; an error now would only invite a duplicate
+    assert (await owner.api.get("/api/v1/printers")).json["total"] == 1

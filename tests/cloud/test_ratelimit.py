@@ -87,3 +87,29 @@ async def test_uploads_limited_per_tenant(server_factory):
         assert r.status == 429 and int(r.headers["Retry-After"]) > 3000
         stranger = await server.register()
         assert (await stranger.api.post("/api/v1/test-upload")).status == 200
+
+
+@pytest.mark.redis
+async def test_counters_live_in_redis_when_configured(server_factory):
+    import uuid
+
+    from cloud.keys import KV
+    from cloud.kv import RedisKeyValueStore
+
+    prefix = f"pftest:{uuid.uuid4().hex}:"
+    limits = {**DEFAULT_RATE_LIMITS, "api": RateLimit(3, 60_000), "auth": RateLimit(100, 60_000)}
+    async with server_factory(
+        rate_limits=limits, redis_url="redis://127.0.0.1:6379/0", redis_prefix=prefix
+    ) as server:
+        assert isinstance(server.app[KV], RedisKeyValueStore)
+        alice = await server.register()
+        statuses = [(await alice.api.get("/api/v1/printers")).status for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        import redis.asyncio as redis
+
+        client = redis.from_url("redis://127.0.0.1:6379/0", decode_responses=True)
+        try:
+            assert await client.get(f"{prefix}rate:api:{alice.user_id}") == "4"
+            await client.delete(*[k async for k in client.scan_iter(prefix + "*")])
+        finally:
+            await client.aclose()

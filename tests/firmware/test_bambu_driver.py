@@ -421,6 +421,35 @@ async def test_handshakes_never_overlap_across_printers(tmp_path):
         server.close()
 
 
+@pytest.mark.parametrize("resumed", [True, False])
+async def test_job_that_ended_while_the_hub_was_down_still_reports_its_end(
+    tmp_path, printer, resumed
+):
+    # A print runs to FINISH while no hub watches (it was rebooting), then the driver starts.
+    md5 = put_job(printer, print_time_s=60, layers=5)
+    body = {"command": "project_file", "url": "ftp://cube.3mf", "param": "Metadata/plate_1.gcode"}
+    body.update(md5=md5, sequence_id="1")
+    await printer.handle_request(json.dumps({"print": body}).encode())
+    for _ in range(600):  # failure guard: 60 s
+        if printer.state["gcode_state"] == "FINISH":
+            break
+        await asyncio.sleep(0.1)
+    assert printer.state["gcode_state"] == "FINISH"
+    conf = config(printer, "p1")
+    conf["test_resume_job"] = resumed  # the hub's jobs file named a job on this printer
+    hub = MpyHub(tmp_path, [conf], ca=printer.ca_file)
+    await hub.start()
+    try:
+        await hub.wait_status("p1", lambda s: s.get("gcode_state") == "FINISH")
+        if resumed:
+            await hub.wait(lambda r: r.get("t") == "event" and r["e"] == "job_finished", 30)
+            assert [e for e, _ in hub.events("p1")] == ["job_finished"]
+        else:  # no job of ours: an old FINISH on the screen is not an event
+            assert hub.events("p1") == []
+    finally:
+        await hub.close()
+
+
 async def test_malformed_and_oversized_reports_do_not_break_the_session(tmp_path):
     # Mosquitto stands in for the printer's broker; a paho client publishes as the printer.
     ca = TestCA(tmp_path / "pki")

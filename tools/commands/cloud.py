@@ -23,6 +23,14 @@ def register(subparsers) -> None:
         "--database-url", help="sqlite:///PATH or postgresql://… (env PRINTFARM_DATABASE_URL)"
     )
     serve.set_defaults(func=_serve)
+    document = sub.add_parser(
+        "openapi",
+        help="print the OpenAPI 3.1 document of this build",
+        description="Print the OpenAPI 3.1 document (the one served at /api/v1/openapi.json) "
+        "without starting the server or touching a database.",
+    )
+    document.add_argument("--output", help="write to this file instead of stdout")
+    document.set_defaults(func=_openapi)
 
 
 def _serve(args) -> int:
@@ -37,4 +45,29 @@ def _serve(args) -> int:
         host=args.host, port=args.port, data_dir=args.data_dir, database_url=args.database_url
     )
     asyncio.run(serve(config))
+    return 0
+
+
+def _openapi(args) -> int:
+    import json
+    import tempfile
+
+    from cloud.api.openapi import build_document
+    from cloud.app import create_app
+    from cloud.config import Config
+    from cloud.keys import OPERATIONS
+
+    with tempfile.TemporaryDirectory() as scratch:
+        # Throwaway keys and a database URL that is never opened: building routes needs neither.
+        config = Config.load(
+            env={}, data_dir=scratch, database_url=f"sqlite:///{scratch}/x.sqlite3"
+        )
+        text = json.dumps(
+            build_document(create_app(config, run_migrations=False)[OPERATIONS]), indent=2
+        )
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    else:
+        print(text)
     return 0

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 
+from tools.commands.sim_farm import add_farm_commands
 from tools.commands.sim_hub import add_hub_commands
 
 
@@ -102,7 +103,7 @@ def add_printer_commands(sim_commands) -> None:
 
 
 # `sim` subcommands: each adds its parser to the `sim` sub-parsers. Add yours to this list.
-SIM_COMMANDS = [add_printer_commands, add_hub_commands]
+SIM_COMMANDS = [add_printer_commands, add_hub_commands, add_farm_commands]
 
 
 def register(subparsers) -> None:

@@ -99,7 +99,9 @@ async def farm(any_db):
         secretbox=box,
         kv=DatabaseKeyValueStore(app),
         verify_token=verify,
-        settings=RealtimeSettings(heartbeat_s=5, status_flush_s=0.2, dashboard_send_timeout_s=2),
+        settings=RealtimeSettings(
+            heartbeat_s=5, status_flush_s=0.2, dashboard_send_timeout_s=2, tune_gc=False
+        ),
     )
     install(app, realtime)
     server = TestServer(app, host="127.0.0.1", port=0)

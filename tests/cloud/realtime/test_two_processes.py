@@ -29,8 +29,9 @@ def free_port() -> int:
 class Cloud:
     """One `printfarm cloud serve` subprocess."""
 
-    def __init__(self, env: dict, data_dir):
+    def __init__(self, env: dict, data_dir, log_path):
         self.port = free_port()
+        self.log_path = log_path
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = self.url.replace("http://", "ws://")
         self.proc = subprocess.Popen(
@@ -47,13 +48,13 @@ class Cloud:
             ],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=log_path.open("wb"),  # a file, never an unread pipe that could fill up
         )
 
     async def ready(self, session: aiohttp.ClientSession) -> None:
         for _ in range(300):  # failure guard: 30 s
             if self.proc.poll() is not None:
-                raise RuntimeError(self.proc.stderr.read().decode()[-3000:])
+                raise RuntimeError(self.log_path.read_text()[-3000:])
             try:
                 async with session.get(self.url + "/healthz") as r:
                     if r.status == 200:
@@ -84,13 +85,18 @@ async def test_command_and_status_cross_processes(tmp_path):
         }
         data_dir = tmp_path / "data"  # shared: both processes read the same keys.json
         async with aiohttp.ClientSession() as session:
-            a = Cloud(env, data_dir)
+            a = Cloud(env, data_dir, tmp_path / "a.log")
             try:
                 await a.ready(session)
-                b = Cloud(env, data_dir)
+                b = Cloud(env, data_dir, tmp_path / "b.log")
                 try:
                     await b.ready(session)
-                    await _scenario(session, a, b, data_dir)
+                    try:
+                        await _scenario(session, a, b, data_dir)
+                    except BaseException:
+                        print("--- cloud A log ---\n" + a.log_path.read_text()[-4000:])
+                        print("--- cloud B log ---\n" + b.log_path.read_text()[-4000:])
+                        raise
                 finally:
                     b.stop()
             finally:
@@ -154,11 +160,33 @@ async def _scenario(session, a: Cloud, b: Cloud, data_dir) -> None:
             for progress in range(1, 200):
                 await hub.send_status(printer_id, {"state": "printing", "progress": progress})
                 await asyncio.sleep(0.05)
-                if statuses(dash.messages, printer_id):
+                if any(m["status"] == "printing" for m in statuses(dash.messages, printer_id)):
                     break
             got = statuses(dash.messages, printer_id)
+            # The snapshot (persisted "offline": B has not flushed yet) may come first.
             assert got and got[-1]["status"] == "printing"
         finally:
             await dash.close()
+        # A dashboard opened later on A starts from the state B persisted (coalesced writes).
+        for _ in range(100):
+            late = await Dashboard(Target, owner["access_token"]).open()
+            try:
+                await late.wait_for(lambda ms: any(m["type"] == "hub_status" for m in ms))
+                snap = statuses(late.messages, printer_id, live=False)
+                hub_snap = [m for m in late.messages if m["type"] == "hub_status"]
+            finally:
+                await late.close()
+            if snap and snap[0]["status"] == "printing":
+                break
+            await asyncio.sleep(0.3)
+        async with session.get(a.url + f"/api/v1/printers/{printer_id}", headers=auth) as r:
+            persisted = await r.json()
+        assert snap[0]["status"] == "printing", (persisted, snap, late.messages)
+        assert hub_snap[0] == {
+            "type": "hub_status",
+            "hub_id": creds["hub_id"],
+            "is_online": True,
+            "printer_count": 1,
+        }
     finally:
         await hub.close()

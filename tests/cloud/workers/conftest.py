@@ -120,3 +120,11 @@ async def harness(any_db, shop):
     connect_shop(h.ctx, h.box, shop)
     yield h
     await h.handler.close()
+
+
+@pytest.fixture
+async def unconnected(any_db, shop):
+    """Like `harness`, but the test connects the shop itself (or not)."""
+    h = Harness(shop)
+    yield h
+    await h.handler.close()

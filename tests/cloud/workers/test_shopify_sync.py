@@ -3,6 +3,8 @@
 import pytest
 
 from cloud.models import Order, OrderItem, WorklistTask, now_ms
+from cloud.models.integrations import Integration
+from cloud.models.shopify_sync import ShopifySyncState
 from cloud.services import orders, shopify_api, shopify_sync
 from tests.cloud import model_factories as f
 from tests.cloud.workers.conftest import connect_shop, make_due, order_rule, queue_row
@@ -82,18 +84,15 @@ async def test_redelivery_and_repeated_pulls_change_nothing(harness):
     order_rule(h.ctx)
     for _ in range(3):
         h.shop.add_order([{"sku": "A", "quantity": 1}])
-    h.enqueue_import()
+    first = h.enqueue_import()
     await h.worker.drain()
-    (message,) = [m for m in h.store.lease("shopify-sync", "x", 10)] or [None]
-    assert message is None  # acked
+    assert queue_row(first)["status"] == "done"
     before = (len(shop_orders(h)), len(h.published), WorklistTask.scoped(h.ctx).count())
 
     # The same message again (a consumer died before its ack), and a pull from scratch.
     h.enqueue_import()
     await h.worker.drain()
     Order.update_scoped(h.ctx, status="processing").execute()
-    from cloud.models.shopify_sync import ShopifySyncState
-
     ShopifySyncState.delete_scoped(h.ctx).execute()
     h.enqueue_import()
     await h.worker.drain()
@@ -144,16 +143,11 @@ async def test_rate_limit_mid_pull_resumes_after_the_last_page(harness, monkeypa
     assert len(shop_orders(h)) == 6 and len(h.new_orders()) == 6
 
 
-async def test_wrong_token_dead_letters_at_once_with_shopifys_reason(any_db, shop):
-    from tests.cloud.workers.conftest import Harness
-
-    h = Harness(shop)
+async def test_wrong_token_dead_letters_at_once_with_shopifys_reason(unconnected):
+    h, shop = unconnected, unconnected.shop
     connect_shop(h.ctx, h.box, shop, token="shpat_revoked")
     message_id = h.enqueue_import()
-    try:
-        await h.worker.drain()
-    finally:
-        await h.handler.close()
+    await h.worker.drain()
 
     row = queue_row(message_id)
     assert row["status"] == "dead" and row["attempts"] == 1
@@ -161,7 +155,15 @@ async def test_wrong_token_dead_letters_at_once_with_shopifys_reason(any_db, sho
     (dead,) = h.store.dead_letters("shopify-sync", tenant_id=h.ctx.tenant_id)
     assert dead.id == message_id
     state = shopify_sync.sync_state(h.ctx.tenant_id)
-    assert "401" in state["last_error"] and state["last_error_at"]
+    assert "401" in state["last_error"] and state["import_blocked_at"]
+    # The schedule stops pulling a shop that refuses us, until the operator reconnects it.
+    assert shopify_sync.schedule_imports(300_000) == 0
+    connect_shop(h.ctx, h.box, shop)
+    Integration.update_scoped(h.ctx, updated_at=state["import_blocked_at"] + 1).execute()
+    assert shopify_sync.schedule_imports(300_000) == 1
+    assert await h.worker.drain() == 1
+    state = shopify_sync.sync_state(h.ctx.tenant_id)
+    assert state["import_blocked_at"] is None and state["last_import_at"]
 
 
 async def test_server_errors_and_drops_are_retried_with_backoff(harness):
@@ -181,6 +183,36 @@ async def test_server_errors_and_drops_are_retried_with_backoff(harness):
     assert "ShopifyUnavailable" in row["last_error"]
 
 
+async def test_connection_cut_mid_answer_is_retried(harness):
+    h = harness
+    h.shop.add_order([{"sku": "A", "quantity": 1}])
+    h.shop.drop_next()
+    message_id = h.enqueue_import()
+    await h.worker.drain()
+    row = queue_row(message_id)
+    assert row["status"] == "ready" and "ShopifyUnavailable" in row["last_error"]
+    assert shop_orders(h) == []
+    make_due(message_id)
+    await h.worker.drain()
+    assert queue_row(message_id)["status"] == "done" and len(shop_orders(h)) == 1
+
+
+async def test_malformed_answers_retry_and_unusable_orders_are_skipped(harness):
+    h = harness
+    good = h.shop.add_order([{"sku": "A", "quantity": 1}])
+    bad = h.shop.add_order([{"sku": "A", "quantity": 0}])  # Shopify would never, but guard
+    h.shop.fail_next(200, "not an order list")
+    message_id = h.enqueue_import()
+    await h.worker.drain()
+    assert "no 'orders' array" in queue_row(message_id)["last_error"]
+    make_due(message_id)
+    await h.worker.drain()
+    assert queue_row(message_id)["status"] == "done"
+    assert [o.external_id for o in shop_orders(h)] == [str(good["id"])]
+    error = shopify_sync.sync_state(h.ctx.tenant_id)["last_error"]
+    assert f"Shopify order {bad['id']} skipped" in error and "quantity" in error
+
+
 async def test_unknown_kind_and_missing_tenant_dead_letter(harness):
     h = harness
     bad_kind = h.store.enqueue("shopify-sync", {"kind": "sync_products"}, tenant_id=h.ctx.tenant_id)
@@ -191,17 +223,12 @@ async def test_unknown_kind_and_missing_tenant_dead_letter(harness):
     assert queue_row(no_tenant)["status"] == "dead"
 
 
-async def test_tenant_without_token_skips_the_pull(any_db, shop):
-    from tests.cloud.workers.conftest import Harness
-
-    h = Harness(shop)
-    connect_shop(h.ctx, h.box, shop, token="")
+async def test_tenant_without_token_skips_the_pull(unconnected):
+    h = unconnected
+    connect_shop(h.ctx, h.box, h.shop, token="")
     message_id = h.enqueue_import()
-    try:
-        await h.worker.drain()
-    finally:
-        await h.handler.close()
-    assert queue_row(message_id)["status"] == "done" and shop.calls == []
+    await h.worker.drain()
+    assert queue_row(message_id)["status"] == "done" and h.shop.calls == []
 
 
 async def test_schedule_enqueues_one_pull_per_tenant_and_interval(harness):
@@ -323,3 +350,15 @@ async def test_manual_orders_are_not_sent_to_shopify(harness):
 )
 def test_retry_after_parsing(header, expected):
     assert shopify_api.retry_after_ms(header) == expected
+
+
+def test_sync_state_model_matches_its_table(any_db):
+    from cloud.db.introspect import schema_of
+    from cloud.models.shopify_sync import ShopifySyncState
+
+    table = schema_of(any_db)["shopify_sync_state"]
+    fields = ShopifySyncState._meta.columns
+    assert set(fields) == set(table["columns"])
+    for name, field in fields.items():
+        if name not in table["primary_key"]:
+            assert field.null == (not table["columns"][name]["not_null"]), name

@@ -27,6 +27,8 @@ class Harness:
         self.drivers = {}
         for cfg in conf["printers"]:
             self.drivers[cfg["printer_id"]] = BambuDriver(cfg, self.on_status, self.on_event, ca)
+            if cfg.get("test_resume_job"):  # the hub had a job running here before a reboot
+                self.drivers[cfg["printer_id"]].resume_job()
         self.http_ctx = None
         if conf.get("origin_ca"):
             self.http_ctx = tls.client_context(read(conf["origin_ca"]))

@@ -61,6 +61,9 @@ class FakeDriver:
     async def stop(self):
         self._stop.set()
 
+    def resume_job(self):
+        record(call="resume_job", printer=self.printer_id)
+
     def status(self):
         return dict(self._status)
 
