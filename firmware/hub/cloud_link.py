@@ -44,15 +44,16 @@ class LinkDown(Exception):
 
 
 def _reset_reason():
+    # The same strings as device.health.REASONS.
     try:
         import machine
 
         return {
             machine.PWRON_RESET: "power_on",
-            machine.HARD_RESET: "hard",
+            machine.HARD_RESET: "hard_reset",
             machine.WDT_RESET: "watchdog",
-            machine.DEEPSLEEP_RESET: "deepsleep",
-            machine.SOFT_RESET: "soft",
+            machine.DEEPSLEEP_RESET: "deep_sleep",
+            machine.SOFT_RESET: "soft_reset",
         }.get(machine.reset_cause(), "unknown")
     except Exception:
         return "unknown"

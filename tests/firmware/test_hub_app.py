@@ -75,6 +75,7 @@ async def test_print_runs_once_and_redelivery_replays_the_ack(cloud, make_hub):
     await hub.start()
     await cloud.wait_for(lambda: state.sessions == 3 and len(state.acks) == 3)
     assert state.acks[2] == state.acks[0]
+    assert state.hellos[-1]["boot_count"] == 2 and state.hellos[-1]["reset_reason"] == "power_on"
     starts = [c for c in fake_calls(hub) if c["call"] in ("start_print", "transfer")]
     assert [c["call"] for c in starts] == ["transfer", "start_print"]
     assert state.replays == 0  # acked events were never sent again
