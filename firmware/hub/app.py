@@ -35,6 +35,7 @@ class App:
         )
         self.link.handler = self.printers.handle
         self.link.on_up = self.printers.on_link_up
+        self.watchdog = self.health = self._beat = None  # set when the device layer is present
         self.min_free = None
         self.stopped = asyncio.Event()
 
@@ -63,9 +64,21 @@ class App:
         self.commands.load()
         self.supervisor.start("cloud", self.link.run)
         self.printers.start()
+        self._supervise_platform()
         self.supervisor.start("housekeeping", self._housekeeping)
         await self.stopped.wait()
         self.supervisor.stop_all()
+
+    def _supervise_platform(self):
+        # The device layer confirms a trial update once the cloud link has been up long enough
+        # (else the bootloader rolls it back) and feeds the hardware watchdog only while the
+        # housekeeping task, which runs on this loop, keeps beating.
+        try:
+            from device import platform
+        except ImportError:  # a core built without the device layer
+            return
+        self.watchdog, self.health = platform.supervise_app(self.link.is_up)
+        self._beat = self.watchdog.register("housekeeping", HOUSEKEEPING_MS * 3)
 
     def stop(self):
         """Stop the hub's tasks (tests, OTA hand-over)."""
@@ -74,6 +87,8 @@ class App:
     async def _housekeeping(self):
         await asyncio.sleep_ms(HOUSEKEEPING_MS)  # first sample once the tasks are up
         while True:
+            if self._beat is not None:
+                self._beat.beat()
             gc.collect()
             free = gc.mem_free()
             if self.min_free is None or free < self.min_free - LOW_WATER_STEP:

@@ -39,6 +39,18 @@ class AuthRefused(Exception):
     """The cloud refused hub_hello (unknown hub, bad MAC, clock): retried with backoff."""
 
 
+def _boot_report():
+    try:
+        from device import health
+    except ImportError:  # a core built without the device layer
+        return None
+    try:
+        return health.boot_report()
+    except Exception as e:  # never let boot bookkeeping keep the hub off the cloud
+        log.warn("cloud", "no boot report: %r" % (e,))
+        return None
+
+
 class LinkDown(Exception):
     """The session ended (heartbeat timeout, close, send failure)."""
 
@@ -259,6 +271,11 @@ class CloudLink:
             "boot_count": self.boot_count,
             "last_acked_seq": self.outbox.acked,
         }
+        report = _boot_report()
+        if report is not None:
+            # The loader's view: which application slot runs (or safe mode) and why it booted.
+            hello["app_slot"] = report["app_slot"]
+            hello["reset_reason"] = report["reset_reason"]
         try:
             import network
 

@@ -31,6 +31,8 @@ async def test_status_flows_for_every_printer(cloud, make_hub):
     await cloud.wait_for(lambda: state.sessions == 1)
     hello = state.hellos[0]
     assert hello["firmware"] and hello["boot_count"] == 1 and hello["reset_reason"] == "power_on"
+    # The device layer is wired in: the loader's boot report names the running application.
+    assert hello["app_slot"]
 
     def both_idle():
         seen = {s["printer_id"] for s in state.statuses if s["status"].get("state") == "idle"}
