@@ -92,7 +92,7 @@ def run_forever(state_dir, heap=DEFAULT_HEAP, extra_paths=()):
                 hub_command(heap), cwd=state_dir, env=firmware_env(extra_paths)
             )
             code = child[0].wait()
-            if code != RESET_EXIT_CODE:
+            if not rebooted(code, state_dir):
                 return code
     finally:
         if child[0] is not None and child[0].poll() is None:
@@ -100,6 +100,14 @@ def run_forever(state_dir, heap=DEFAULT_HEAP, extra_paths=()):
             child[0].wait()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def rebooted(code: int, state_dir) -> bool:
+    """True when the VM ended by a chip reset: machine.reset() exits with RESET_EXIT_CODE; a
+    watchdog reset fires on another thread and kills the VM, after recording its cause."""
+    if code == RESET_EXIT_CODE:
+        return True
+    return code == -9 and (Path(state_dir or ".") / "reset_cause").exists()
 
 
 class HubProcess:

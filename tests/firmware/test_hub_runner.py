@@ -30,3 +30,13 @@ def test_machine_reset_boots_the_vm_again(tmp_path, monkeypatch, capfd):
         check=True,
     ).stdout
     assert json_lines(out)[0]["reset_cause"] == 1  # PWRON_RESET
+
+
+def test_watchdog_kill_with_a_recorded_cause_is_a_reboot(tmp_path):
+    from hub_sim.hub_runner import RESET_EXIT_CODE, rebooted
+
+    assert rebooted(RESET_EXIT_CODE, tmp_path)  # machine.reset() on the main thread
+    assert not rebooted(-9, tmp_path)  # killed from outside: no cause recorded, the hub is off
+    (tmp_path / "reset_cause").write_text("3")  # the host WDT recorded WDT_RESET, then killed
+    assert rebooted(-9, tmp_path)
+    assert not rebooted(1, tmp_path)  # a crash of the VM itself is not a chip reset
