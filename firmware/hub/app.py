@@ -22,7 +22,8 @@ LOW_WATER_STEP = 8192  # log the low-water mark again only when it sinks by 8 KB
 class App:
     """The running hub; `hub.status()` and friends read it through hub._app."""
 
-    def __init__(self, config=None, driver_factory=load_driver, transfer=None):
+    def __init__(self, config=None, driver_factory=load_driver, transfer=None, safe_mode=False):
+        self.safe_mode = safe_mode
         self.config = config if config is not None else Config()
         self.supervisor = Supervisor()
         self.outbox = Outbox(self.config)
@@ -35,6 +36,7 @@ class App:
         )
         self.link.handler = self.printers.handle
         self.link.on_up = self.printers.on_link_up
+        self.printers.safe_mode = safe_mode
         self.watchdog = self.health = self._beat = None  # set when the device layer is present
         self.min_free = None
         self.stopped = asyncio.Event()
@@ -74,10 +76,16 @@ class App:
         # (else the bootloader rolls it back) and feeds the hardware watchdog only while the
         # housekeeping task, which runs on this loop, keeps beating.
         try:
-            from device import platform
+            from device import platform, watchdog
         except ImportError:  # a core built without the device layer
             return
-        self.watchdog, self.health = platform.supervise_app(self.link.is_up)
+        if self.safe_mode:
+            # No health check: it would confirm the application that keeps crashing. Only an
+            # update (through the cloud link or the portal) leaves safe mode.
+            self.watchdog = watchdog.Watchdog()
+            asyncio.create_task(self.watchdog.run())
+        else:
+            self.watchdog, self.health = platform.supervise_app(self.link.is_up)
         self._beat = self.watchdog.register("housekeeping", HOUSEKEEPING_MS * 3)
 
     def stop(self):
@@ -118,3 +126,10 @@ class App:
 def main():
     """Entry point called by firmware/main.py (and later by the A/B loader)."""
     asyncio.run(App().run())
+
+
+async def safe_main():
+    """Safe mode, entered by the loader after repeated crashes: the cloud link, OTA and the
+    watchdog only. Printer configurations are kept but not driven; print and control commands
+    are refused as printer_offline, so the cloud sends the work elsewhere."""
+    await App(safe_mode=True).run()

@@ -20,6 +20,9 @@ CONTROL_ACTIONS = ("pause", "resume", "stop", "speed", "light")
 REBOOT_DELAY_MS = 2000
 
 
+SAFE_MODE_REASON = "hub in safe mode after repeated crashes; printers resume after an update"
+
+
 def ok(result=None):
     """A successful command ack."""
     ack = {"success": True}
@@ -70,6 +73,7 @@ class PrinterManager:
     """Owns the drivers; executes configure_printer, print_command and printer_command."""
 
     def __init__(self, config, link, outbox, supervisor, driver_factory=load_driver, transfer=None):
+        self.safe_mode = False  # set by the app in safe mode: no drivers, no prints
         self.config = config
         self.link = link
         self.outbox = outbox
@@ -100,6 +104,8 @@ class PrinterManager:
         self.supervisor.start("transfers", self._transfer_worker)
 
     def _start_driver(self, printer):
+        if self.safe_mode:
+            return  # configurations are kept; nothing drives a printer until the app is back
         pid = printer["printer_id"]
         driver = self.driver_factory(printer, self._on_status, self._on_event, self.printer_ca)
         if pid in self.jobs:  # printing when the hub went down: its end may have passed since
@@ -154,6 +160,9 @@ class PrinterManager:
     async def handle(self, msg):
         """Execute one cloud command; returns the ack fields."""
         kind = msg["type"]
+        if self.safe_mode and kind in ("print_command", "printer_command"):
+            # printer_offline: the cloud gives the job to another printer meanwhile.
+            return fail("printer_offline", SAFE_MODE_REASON)
         if kind == "configure_printer":
             return await self._configure(msg)
         if kind == "print_command":

@@ -247,3 +247,32 @@ async def test_an_invalid_status_value_is_dropped_not_the_link(cloud, make_hub):
     count = len(state.statuses)
     await cloud.wait_for(lambda: len(state.statuses) > count + 1)
     assert state.sessions == 1 and cloud.connections == 1 and not state.close_codes
+
+
+async def test_safe_mode_keeps_the_link_and_refuses_prints(cloud, make_hub):
+    from tests.firmware.conftest import MPY_SCRIPTS
+
+    await make_hub(cloud, printers=[printer_map("p1")], script=MPY_SCRIPTS / "safe_hub.py")
+    state = cloud.hubs["hub-1"]
+    await cloud.wait_for(lambda: state.sessions == 1)
+    assert state.hellos[0]["app_slot"]  # the cloud sees which slot (or safe mode) runs
+    await cloud.send_command("hub-1", print_cmd("c-1"))
+    await cloud.wait_for(lambda: len(state.acks) == 1)
+    ack = state.acks[0]
+    # printer_offline: the cloud requeues the job for another printer.
+    assert not ack["success"] and ack["error"]["code"] == "printer_offline"
+    assert "safe mode" in ack["error"]["message"]
+    # A configuration sent meanwhile is kept (acked) but drives nothing yet.
+    await cloud.send_command(
+        "hub-1",
+        {
+            "type": "configure_printer",
+            "command_id": "c-2",
+            "action": "add",
+            "printer": printer_map("p2"),
+        },
+    )
+    await cloud.wait_for(lambda: len(state.acks) == 2)
+    assert state.acks[1]["success"]
+    await asyncio.sleep(1.5)  # statuses would flow within the driver's first report interval
+    assert not [s for s in state.statuses if s["printer_id"] in ("p1", "p2")]
