@@ -3,6 +3,7 @@
 import asyncio
 
 from net import tls
+from net.url import split_url
 
 try:
     from micropython import const
@@ -33,27 +34,10 @@ class HTTPError(Exception):
 
 def parse_url(url):
     """Split an http(s) URL into (scheme, host, port, path)."""
-    if url.startswith("https://"):
-        scheme, rest, port = "https", url[8:], 443
-    elif url.startswith("http://"):
-        scheme, rest, port = "http", url[7:], 80
-    else:
-        raise HTTPError("unsupported URL scheme: " + url[:16])
-    i = rest.find("/")
-    hostport, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
-    if hostport.startswith("["):  # IPv6 literal
-        j = hostport.find("]")
-        host = hostport[1:j]
-        if hostport[j + 1 : j + 2] == ":":
-            port = int(hostport[j + 2 :])
-    elif ":" in hostport:
-        host, p = hostport.rsplit(":", 1)
-        port = int(p)
-    else:
-        host = hostport
-    if not host:
-        raise HTTPError("URL without host")
-    return scheme, host, port, path
+    try:
+        return split_url(url, ("http", "https"))
+    except ValueError as e:
+        raise HTTPError(str(e))
 
 
 class Download:

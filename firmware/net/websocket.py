@@ -7,6 +7,8 @@ import os
 import struct
 import time
 
+from net.url import split_url
+
 try:
     from micropython import const
 except ImportError:  # CPython (tests importing the module for constants)
@@ -67,30 +69,8 @@ class HandshakeError(Exception):
 
 def parse_url(url):
     """Split ws[s]://host[:port]/path into (secure, host, port, path)."""
-    if url.startswith("wss://"):
-        secure, rest, port = True, url[6:], 443
-    elif url.startswith("ws://"):
-        secure, rest, port = False, url[5:], 80
-    else:
-        raise ValueError("not a ws:// or wss:// URL")
-    slash = rest.find("/")
-    if slash < 0:
-        hostport, path = rest, "/"
-    else:
-        hostport, path = rest[:slash], rest[slash:]
-    if hostport.startswith("["):  # [v6]:port
-        end = hostport.find("]")
-        host = hostport[1:end]
-        if hostport[end + 1 : end + 2] == ":":
-            port = int(hostport[end + 2 :])
-    elif ":" in hostport:
-        host, p = hostport.rsplit(":", 1)
-        port = int(p)
-    else:
-        host = hostport
-    if not host:
-        raise ValueError("no host in URL")
-    return secure, host, port, path
+    scheme, host, port, path = split_url(url, ("ws", "wss"))
+    return scheme == "wss", host, port, path
 
 
 def pem_certificates(bundle):

@@ -164,3 +164,8 @@ def test_silent_server_times_out():
         assert not row["ok"] and "timed out" in row["message"], row
     finally:
         s.close()
+
+
+def test_parse_url_refuses_bad_ports_and_missing_hosts():
+    rows = run("parse", "http://h:notaport/x", "https://:443/x", "HTTP//h")
+    assert all("error" in row for row in rows), rows
