@@ -48,11 +48,17 @@ async def farm_with_printer(server, owner):
     assert r.status == 201, r.json
     printer_id = r.json["id"]
     await hub.wait_for(lambda h: any(c["type"] == "configure_printer" for c in h.commands))
-    await hub.send_status(printer_id, {"state": "idle", "connected": True, "gcode_state": "IDLE"})
-    await poll(
-        lambda: owner.api.get(f"/api/v1/printers/{printer_id}"),
-        lambda r: r.json["is_connected"] and r.json["status"] == "idle",
-    )
+
+    async def report_idle():
+        # A hub re-reports about once a second; a report that arrives before the cloud has
+        # loaded the new printer into the hub's connection is dropped, the next one counts.
+        await hub.send_status(
+            printer_id, {"state": "idle", "connected": True, "gcode_state": "IDLE"}
+        )
+        await asyncio.sleep(0.2)
+        return await owner.api.get(f"/api/v1/printers/{printer_id}")
+
+    await poll(report_idle, lambda r: r.json["is_connected"] and r.json["status"] == "idle")
     return hub, printer_id
 
 

@@ -246,6 +246,14 @@ async def test_control_reply_522_when_data_session_not_resumed(x1c):
         try:
             ftp.voidcmd("TYPE A")
             conn = ftp.transfercmd("LIST")
+            # Wait for the printer's verdict: it closes the data channel once its side of the
+            # handshake shows no resumed session (closing first would race it into a 426).
+            conn.settimeout(10)
+            try:
+                while conn.recv(4096):
+                    pass
+            except OSError:
+                pass
             conn.close()
             return ftp.getresp()
         except ftplib.Error as exc:
