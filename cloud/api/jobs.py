@@ -7,11 +7,9 @@ from cloud.api.operations import Call, OperationGroup, Param, register
 from cloud.api.resource_routes import declare_crud, row_schema
 from cloud.api.schemas import ID, obj
 from cloud.errors import ApiError
-from cloud.keys import SECRETBOX
-from cloud.models import TenantContext
 from cloud.queue.store import QUEUES
 from cloud.realtime.runtime import realtime_of
-from cloud.services import automation_requests, commands, job_queries
+from cloud.services import commands, job_queries
 from cloud.services.dispatch import explain
 from cloud.workers.runtime import workers_of
 
@@ -44,11 +42,9 @@ declare_crud(
 async def _send(call: Call, printer_commands: list[dict]) -> None:
     """Persist and deliver printer commands produced by a job action."""
     for request in printer_commands:
-        hub_id = await call.db(
-            automation_requests.printer_command, call.app[SECRETBOX], call.ctx.tenant_id, request
+        await workers_of(call.app).command_printer(
+            call.ctx.tenant_id, request["printer_id"], request["action"], request.get("args")
         )
-        if hub_id:
-            realtime_of(call.app).notify_hub(hub_id)
 
 
 async def _after_change(call: Call, job: dict) -> dict:
@@ -105,9 +101,9 @@ async def assign_job(call: Call):
         call.ctx,
         call.params["id"],
         call.body["printer_id"],
-        workers._persist_print_command,
+        workers.persist_print_command,
     )
-    workers._announce_claim(assignment)
+    workers.announce_claim(assignment)
     return await call.db(job_queries.get_job, call.ctx, assignment.job_id)
 
 
@@ -169,21 +165,15 @@ CONTROL_ACTIONS = ["pause", "resume", "stop", "speed", "light"]
 )
 async def control_printer(call: Call):
     """Pause, resume or stop the printer, set its speed level or light (sent through its hub)."""
-    from cloud.models import Printer
-
-    printer = await call.db(lambda: Printer.get_scoped(call.ctx, call.params["id"]))
-    if not printer.hub_id:
-        raise ApiError(409, "printer_unavailable", "the printer has no hub")
-    message = {"type": "printer_command", "printer_id": printer.id, "action": call.body["action"]}
-    if call.body.get("args"):
-        message["args"] = call.body["args"]
     try:
-        command_id = await commands.send_command(
-            call.app, TenantContext(call.ctx.tenant_id), printer.hub_id, message
+        command_id = await workers_of(call.app).command_printer(
+            call.ctx.tenant_id, call.params["id"], call.body["action"], call.body.get("args")
         )
     except commands.CommandRefused as exc:
         raise ApiError(422, "validation_error", str(exc), field="args") from None
-    call.audit.entity_id = printer.id
+    if command_id is None:
+        raise ApiError(409, "printer_unavailable", "the printer has no hub")
+    call.audit.entity_id = call.params["id"]
     return {"command_id": command_id}
 
 

@@ -96,39 +96,52 @@ def _same_colour(wanted: str, printer: Printer) -> bool:
     }
 
 
-def file_for_printer(job: PrintJob, printer: Printer) -> tuple[PrintFile | None, str | None]:
-    """The job's file, or the product's file sliced for this printer's model; else why none."""
+def candidate_files(job: PrintJob) -> list[PrintFile]:
+    """The job's file, then the product's other files (one may be sliced for another model)."""
     print_file = PrintFile.get_by_id(job.print_file_id)
-    reason = file_fits_printer(print_file, job, printer)
-    if reason is None:
-        return print_file, None
-    if job.product_id:
-        siblings = (
-            PrintFile.select()
-            .where(
-                (PrintFile.tenant_id == job.tenant_id)
-                & (PrintFile.product_id == job.product_id)
-                & (PrintFile.id != print_file.id)
-            )
-            .order_by(PrintFile.created_at, PrintFile.id)
+    if not job.product_id:
+        return [print_file]
+    siblings = (
+        PrintFile.select()
+        .where(
+            (PrintFile.tenant_id == job.tenant_id)
+            & (PrintFile.product_id == job.product_id)
+            & (PrintFile.id != print_file.id)
         )
-        for sibling in siblings:
-            if file_fits_printer(sibling, job, printer) is None:
-                return sibling, None
-    return None, reason
+        .order_by(PrintFile.created_at, PrintFile.id)
+    )
+    return [print_file, *siblings]
 
 
-def _priority_rank(job: PrintJob, printers: list[Printer]) -> list[Printer]:
-    """Printers in the product's preferred order first, then by the farm's sort order."""
-    preferred: list[str] = []
-    if job.product_id:
-        product = Product.get_or_none(Product.id == job.product_id)
+def file_for_printer(
+    job: PrintJob, printer: Printer, candidates: list[PrintFile] | None = None
+) -> tuple[PrintFile | None, str | None]:
+    """The first candidate file that fits this printer; else why the job's own file does not.
+    Pass `candidates` (from candidate_files) when trying one job on several printers."""
+    candidates = candidates if candidates is not None else candidate_files(job)
+    for print_file in candidates:
+        if file_fits_printer(print_file, job, printer) is None:
+            return print_file, None
+    return None, file_fits_printer(candidates[0], job, printer)
+
+
+def _preferred_printers(product_id: str | None, cache: dict) -> list[str]:
+    """The product's printer priority list (read once per dispatch pass per product)."""
+    if product_id not in cache:
+        preferred: list[str] = []
+        product = Product.get_or_none(Product.id == product_id) if product_id else None
         if product and product.printer_priority:
             try:
                 preferred = [str(p) for p in json.loads(product.printer_priority)]
             except (ValueError, TypeError):
                 preferred = []
-    position = {printer_id: i for i, printer_id in enumerate(preferred)}
+        cache[product_id] = preferred
+    return cache[product_id]
+
+
+def _priority_rank(job: PrintJob, printers: list[Printer], cache: dict) -> list[Printer]:
+    """Printers in the product's preferred order first, then by the farm's sort order."""
+    position = {pid: i for i, pid in enumerate(_preferred_printers(job.product_id, cache))}
     return sorted(
         printers, key=lambda p: (position.get(p.id, len(position)), p.sort_order or 0, p.name)
     )
@@ -207,6 +220,7 @@ def dispatch_tenant(tenant_id: str, limit: int = 50, on_claim=None) -> list[Assi
         ]
         if not free:
             return []
+        priorities: dict = {}  # product id -> preferred printers, for this pass
         queued = (
             PrintJob.select()
             .where((PrintJob.tenant_id == tenant_id) & (PrintJob.status == "queued"))
@@ -217,8 +231,9 @@ def dispatch_tenant(tenant_id: str, limit: int = 50, on_claim=None) -> list[Assi
         )
         for job in queued:
             candidates = [p for p in free if job.printer_id in (None, p.id)]
-            for printer in _priority_rank(job, candidates):
-                print_file, _reason = file_for_printer(job, printer)
+            files = candidate_files(job)  # once per job, whatever the number of printers
+            for printer in _priority_rank(job, candidates, priorities):
+                print_file, _reason = file_for_printer(job, printer, files)
                 if print_file is None:
                     continue
                 assignment = _claim(job, printer, print_file, on_claim)
@@ -265,6 +280,7 @@ def explain(ctx: TenantContext, job_id: str) -> list[dict]:
     job = PrintJob.get_scoped(ctx, job_id)
     out = []
     with system_access():
+        files = candidate_files(job)
         for printer in (
             Printer.select()
             .where(Printer.tenant_id == ctx.tenant_id)
@@ -272,7 +288,7 @@ def explain(ctx: TenantContext, job_id: str) -> list[dict]:
         ):
             reason = printer_is_free(printer)
             if reason is None:
-                _file, reason = file_for_printer(job, printer)
+                _file, reason = file_for_printer(job, printer, files)
             out.append(
                 {
                     "printer_id": printer.id,

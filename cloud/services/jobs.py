@@ -152,10 +152,11 @@ def cancel_job(ctx: TenantContext, job_id: str) -> tuple[PrintJob, list[dict]]:
     with database_proxy.atomic():
         job = PrintJob.get_scoped(ctx, job_id)
         was_on_printer = job.status in ACTIVE and job.printer_id
+        printing = _reached_printer(job)
         job = transition(job, "cancelled", time_completed=now_ms())
         commands = []
         if was_on_printer:
-            action = "stop" if job_status_reached_printer(job_id) else "cancel_transfer"
+            action = "stop" if printing else "cancel_transfer"
             commands.append(
                 {
                     "type": "printer_command",
@@ -169,10 +170,8 @@ def cancel_job(ctx: TenantContext, job_id: str) -> tuple[PrintJob, list[dict]]:
     return job, commands
 
 
-def job_status_reached_printer(job_id: str) -> bool:
-    """True when the job's file is on the printer (uploaded or further), judged by its history."""
-    with system_access():
-        job = PrintJob.get_by_id(job_id)
+def _reached_printer(job: PrintJob) -> bool:
+    """True when the printer has started the job (it must be stopped, not just not sent)."""
     return job.time_started is not None or job.progress_percentage not in (None, 0)
 
 

@@ -18,7 +18,7 @@ from cloud.keys import CONFIG, SECRETBOX, STORAGE, URL_SIGNER, WORKERS
 from cloud.models import RecordNotFound, TenantContext
 from cloud.queue import QueueStore, QueueWorker
 from cloud.realtime.runtime import realtime_of
-from cloud.services import automation, automation_requests, commands, print_events
+from cloud.services import automation, commands, print_events, printer_control
 from cloud.services import file_processing as file_processing_service
 from cloud.services import shopify_sync as shopify_sync_service
 from cloud.services.job_events import JobEventSink
@@ -47,8 +47,8 @@ class Workers:
         self.base_url = config.base_url
         self.dispatcher = Dispatcher(
             self.run_db,
-            self._persist_print_command,
-            self._announce_claim,
+            self.persist_print_command,
+            self.announce_claim,
             interval=config.dispatch_interval_s,
         )
         smtp = SmtpSettings.from_url(config.smtp_url, config.smtp_from) if config.smtp_url else None
@@ -104,14 +104,14 @@ class Workers:
         return next(w for w in self.queues if w.queue == name)
 
     # -- dispatcher callbacks ---------------------------------------------------------------------
-    def _persist_print_command(self, assignment) -> None:
+    def persist_print_command(self, assignment) -> None:
         """Inside the claim's transaction: store the print_command for the hub."""
         message = print_command_for(assignment, self.app[URL_SIGNER], self.base_url)
         commands.enqueue_command(
             self.app[SECRETBOX], TenantContext(assignment.tenant_id), assignment.hub_id, message
         )
 
-    def _announce_claim(self, assignment) -> None:
+    def announce_claim(self, assignment) -> None:
         """After commit: the dashboard sees the job move; the hub gets its command now."""
         self.realtime.broadcast(assignment.tenant_id, assignment.message)
         self.realtime.notify_hub(assignment.hub_id)
@@ -137,6 +137,24 @@ class Workers:
             await self.fire(tenant_id, trigger, event)
         self.dispatcher.poke(tenant_id)  # a printer may have come free
 
+    async def command_printer(
+        self, tenant_id: str, printer_id: str, action: str, args: dict | None = None
+    ) -> str | None:
+        """Persist a printer_command and wake its hub; the command id, or None without a hub."""
+        sent = await self.run_db(
+            printer_control.send_printer_command,
+            self.app[SECRETBOX],
+            tenant_id,
+            printer_id,
+            action,
+            args,
+        )
+        if sent is None:
+            return None
+        hub_id, command_id = sent
+        self.realtime.notify_hub(hub_id)
+        return command_id
+
     async def fire(self, tenant_id: str, trigger: str, event: dict) -> None:
         """Run the tenant's rules for an event and carry out what they ask of the async side."""
         requests = await self.run_db(automation.fire, tenant_id, trigger, event)
@@ -147,18 +165,13 @@ class Workers:
         for request in requests:
             if request["type"] == "printer_command":
                 try:
-                    hub_id = await self.run_db(
-                        automation_requests.printer_command, self.app[SECRETBOX], tenant_id, request
-                    )
+                    await self.command_printer(tenant_id, request["printer_id"], request["action"])
                 except (RecordNotFound, commands.CommandRefused) as exc:
                     log.warning(
                         "automation could not command printer %s: %s",
                         request.get("printer_id"),
                         exc,
                     )
-                    continue
-                if hub_id:
-                    self.realtime.notify_hub(hub_id)
             elif request["type"] == "notify":
                 message = {"type": "notification", "message": request["message"][:1000]}
                 self.realtime.broadcast(tenant_id, message)

@@ -201,5 +201,15 @@ async def test_refusal_requeues_and_cancel_stops_the_printer(server_factory):
             )[0]
             assert stop["action"] == "stop" and stop["printer_id"] == printer_id
             assert (await owner.api.post(f"/api/v1/jobs/{job_id}/cancel")).status == 409
+            # Staff control reaches the hub through the same path.
+            r = await owner.api.post(
+                f"/api/v1/printers/{printer_id}/control",
+                json={"action": "light", "args": {"on": True}},
+            )
+            assert r.status == 202, r.json
+            light = await hub.wait_for(
+                lambda h: [c for c in h.commands if c.get("command_id") == r.json["command_id"]]
+            )
+            assert light[0]["action"] == "light" and light[0]["printer_id"] == printer_id
         finally:
             await hub.close()
